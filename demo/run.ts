@@ -1,0 +1,95 @@
+/**
+ * `npm start`: the legacy demo, the modern demo and the gateway in front of them, on a seeded
+ * routes.db. Ports come from DEMO_LEGACY_PORT, DEMO_MODERN_PORT, STRANGLER_PORT and
+ * STRANGLER_ADMIN_PORT (defaults 3001, 3002, 8080, 9901).
+ */
+import type { Server } from 'node:http';
+import { createLegacyServer } from '../legacy/server.js';
+import { createModernServer } from '../modern/server.js';
+import { ServeConfig } from '../src/config.js';
+import { startGateway, type Gateway } from '../src/gateway.js';
+import { createLogger } from '../src/logger.js';
+import type { RouteCreate } from '../src/routing/schema.js';
+
+const SEED: RouteCreate[] = [
+  { id: 'orders', pathPrefix: '/orders', mode: 'legacy', canaryPercent: 0, stickyKey: 'cookie', timeoutMs: 5_000 },
+  { id: 'users', pathPrefix: '/users', mode: 'legacy', canaryPercent: 0, stickyKey: 'header:x-user-id', timeoutMs: 5_000 },
+];
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const legacyPort = Number(env.DEMO_LEGACY_PORT ?? 3001);
+  const modernPort = Number(env.DEMO_MODERN_PORT ?? 3002);
+  const legacy = await listen(createLegacyServer(), legacyPort, 'legacy demo');
+  const modern = await listen(createModernServer(), modernPort, 'modern demo');
+  const config = ServeConfig.parse({
+    legacy: `http://127.0.0.1:${legacyPort}`,
+    modern: `http://127.0.0.1:${modernPort}`,
+    db: env.STRANGLER_DB ?? './routes.db',
+    port: env.STRANGLER_PORT ?? 8080,
+    host: '127.0.0.1',
+    adminPort: env.STRANGLER_ADMIN_PORT ?? 9901,
+    logLevel: env.STRANGLER_LOG_LEVEL ?? 'info',
+    logFormat: 'pretty',
+    shutdownGraceMs: 2_000,
+  });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  const gateway = await startGateway(config, { logger });
+  seed(gateway);
+  printWelcome(gateway, config.db);
+
+  const stop = async () => {
+    await gateway.close();
+    legacy.close();
+    modern.close();
+    logger.flush();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+function listen(server: Server, port: number, name: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new Error(`${name} cannot listen on 127.0.0.1:${port}: ${err.code ?? err.message}`)),
+    );
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+/** Seeds the demo routes the first time only, so changes made while exploring survive a restart. */
+function seed(gateway: Gateway): void {
+  if (gateway.store.list().length > 0) return;
+  for (const route of SEED) gateway.store.create(route, { actor: 'demo', reason: 'demo seed' });
+}
+
+function printWelcome(gateway: Gateway, db: string): void {
+  const p = gateway.proxyUrl;
+  const a = gateway.adminUrl;
+  process.stdout.write(`
+  strangler-gateway demo is running
+    gateway     ${p}      (point a browser or curl here)
+    admin API   ${a}
+    routes.db   ${db}
+
+  Try it:
+    curl -i ${p}/orders                    # x-strangler-backend: legacy
+    curl -s ${a}/routes                    # the route table
+    curl -s -X PATCH ${a}/routes/orders -H 'content-type: application/json' \\
+         -d '{"mode":"canary","canaryPercent":50,"reason":"first canary"}'
+    curl -s ${p}/orders                    # half the new visitors now see "servedBy":"modern"
+    curl -s -X POST ${a}/routes/orders/flip -H 'content-type: application/json' -d '{"to":"modern"}'
+    curl -s -X POST ${a}/routes/orders/flip -H 'content-type: application/json' -d '{"to":"legacy"}'   # rollback
+    curl -s ${a}/routes/orders/history     # who changed what, and why
+    curl -s -X POST http://127.0.0.1:${process.env.DEMO_MODERN_PORT ?? 3002}/__chaos -H 'content-type: application/json' -d '{"failRate":1}'   # break modern
+
+  Ctrl-C stops everything.
+
+`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`demo: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,90 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { GatewayError, errorJson, isGatewayError, type ErrorCode } from '../errors.js';
+import type { LiveRoutes } from '../routing/live-routes.js';
+import type { RouteStore } from '../routing/store.js';
+import { registerHealth } from './health.js';
+import { registerRoutes } from './routes.js';
+
+export interface AdminOptions {
+  store: RouteStore;
+  routes: LiveRoutes;
+  logger: Logger;
+  /** When set, every call but the health probes needs `Authorization: Bearer <token>`. */
+  token: string | undefined;
+  isDraining: () => boolean;
+}
+
+const BODY_LIMIT = 64 * 1024; // route changes are small; anything larger is a mistake or an attack
+const OPEN_PATHS = new Set(['/healthz', '/readyz']);
+
+/** The admin API: its own fastify instance on its own listener, JSON in and out. */
+export async function buildAdminApp(options: AdminOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    // Route changes get one audit line each; per-request noise would bury them.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+  });
+
+  if (options.token !== undefined) app.addHook('onRequest', bearerAuth(options.token));
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const { status, body } = toErrorResponse(err);
+    if (status >= 500) request.log.error({ err }, 'admin request failed');
+    return reply.code(status).type('application/json; charset=utf-8').send(body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .type('application/json; charset=utf-8')
+      .send(errorJson('NOT_FOUND', `no endpoint ${request.method} ${request.url.split('?')[0]}`)),
+  );
+
+  registerHealth(app, options);
+  registerRoutes(app, options);
+  await app.ready();
+  return app;
+}
+
+function bearerAuth(token: string) {
+  const expected = digest(token);
+  return async (request: { url: string; headers: Record<string, string | string[] | undefined> }) => {
+    if (OPEN_PATHS.has(request.url.split('?')[0]!)) return;
+    const header = request.headers.authorization;
+    const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;
+    // Compare fixed-length digests so the time taken says nothing about the token.
+    if (given === undefined || !timingSafeEqual(digest(given), expected)) throw new GatewayError('UNAUTHORIZED');
+  };
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** Fastify's own errors (bad JSON, wrong content type, oversized body) mapped onto our codes. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'VALIDATION_FAILED',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+};
+
+function toErrorResponse(err: FastifyError): { status: number; body: string } {
+  if (isGatewayError(err)) return { status: err.status, body: JSON.stringify(err.toJSON()) };
+  const mapped = FASTIFY_CODES[err.code] ?? (err instanceof SyntaxError ? 'INVALID_JSON' : undefined);
+  if (mapped !== undefined) {
+    const e = new GatewayError(mapped, err.message);
+    return { status: e.status, body: JSON.stringify(e.toJSON()) };
+  }
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+    return { status: err.statusCode, body: errorJson('VALIDATION_FAILED', err.message) };
+  }
+  return { status: 500, body: errorJson('INTERNAL') };
+}

@@ -1,0 +1,63 @@
+import { ServeConfig } from '../config.js';
+import { isGatewayError } from '../errors.js';
+import { startGateway } from '../gateway.js';
+import { createLogger } from '../logger.js';
+import { UsageError, parseFlags, type FlagSpec } from './args.js';
+
+export const SERVE_FLAGS: readonly FlagSpec[] = [
+  { key: 'legacy', env: 'STRANGLER_LEGACY_URL' },
+  { key: 'modern', env: 'STRANGLER_MODERN_URL' },
+  { key: 'db', env: 'STRANGLER_DB' },
+  { key: 'port', env: 'STRANGLER_PORT' },
+  { key: 'host', env: 'STRANGLER_HOST' },
+  { key: 'adminPort', env: 'STRANGLER_ADMIN_PORT' },
+  { key: 'adminHost', env: 'STRANGLER_ADMIN_HOST' },
+  { key: 'adminToken', env: 'STRANGLER_ADMIN_TOKEN', envOnly: true },
+  { key: 'logLevel', env: 'STRANGLER_LOG_LEVEL' },
+  { key: 'logFormat', env: 'STRANGLER_LOG_FORMAT' },
+  { key: 'shutdownGraceMs', env: 'STRANGLER_SHUTDOWN_GRACE_MS' },
+  { key: 'keepAliveTimeoutMs', env: 'STRANGLER_KEEP_ALIVE_TIMEOUT_MS' },
+];
+
+/** `strangler serve`: runs the gateway until SIGTERM or SIGINT, then drains and exits 0. */
+export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { config, positionals } = parseFlags(argv, SERVE_FLAGS, ServeConfig, env);
+  if (positionals.length > 0) throw new UsageError(`serve takes no arguments (got "${positionals[0]}")`);
+
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  let gateway;
+  try {
+    gateway = await startGateway(config, { logger });
+  } catch (err) {
+    logger.flush();
+    if (isGatewayError(err) && err.code === 'DB_OPEN_FAILED') throw new UsageError(err.message);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new Error(`cannot listen: ${(err as Error).message}`);
+    }
+    throw err;
+  }
+
+  return new Promise<number>((resolveExit) => {
+    const stop = (signal: string) => {
+      process.once(signal, () => {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      });
+      logger.info({ signal }, 'shutting down: draining in-flight requests');
+      gateway.close().then(
+        () => {
+          logger.flush();
+          resolveExit(0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          logger.flush();
+          resolveExit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

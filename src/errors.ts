@@ -1,0 +1,59 @@
+/**
+ * Every error the gateway reports has a stable code. Clients and scripts key on the code;
+ * the message is for people. Admin API and data plane answer `{ error: { code, message, details? } }`.
+ */
+export const ERRORS = {
+  BAD_REQUEST_TARGET: { status: 400, message: 'The request target is not allowed' },
+  VALIDATION_FAILED: { status: 400, message: 'The request failed validation' },
+  INVALID_JSON: { status: 400, message: 'The body is not valid JSON' },
+  UNAUTHORIZED: { status: 401, message: 'A valid bearer token is required' },
+  NOT_FOUND: { status: 404, message: 'No such resource' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this resource' },
+  DUPLICATE_PATH: { status: 409, message: 'A route with this path prefix already exists' },
+  DUPLICATE_ID: { status: 409, message: 'A route with this id already exists' },
+  VERSION_CONFLICT: { status: 409, message: 'The route has changed since the given version' },
+  NO_PREVIOUS_VERSION: { status: 409, message: 'The route has no version to roll back to' },
+  BODY_TOO_LARGE: { status: 413, message: 'The body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The body must be application/json' },
+  INTERNAL: { status: 500, message: 'Internal error' },
+  UPSTREAM_CONNECT_ERROR: { status: 502, message: 'The backend could not be reached' },
+  UPSTREAM_ERROR: { status: 502, message: 'The backend failed' },
+  NOT_READY: { status: 503, message: 'The gateway is not ready' },
+  UPSTREAM_TIMEOUT: { status: 504, message: 'The backend did not answer in time' },
+  CONFIG_INVALID: { status: 400, message: 'The configuration is invalid' },
+  DB_OPEN_FAILED: { status: 500, message: 'The route database could not be opened' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message?: string, options?: { details?: unknown; cause?: unknown }) {
+    super(message ?? ERRORS[code].message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = options?.details;
+  }
+
+  toJSON(): { error: { code: ErrorCode; message: string; details?: unknown } } {
+    return { error: errorBody(this.code, this.message, this.details) };
+  }
+}
+
+export function isGatewayError(err: unknown): err is GatewayError {
+  return err instanceof GatewayError;
+}
+
+function errorBody(code: ErrorCode, message: string, details: unknown) {
+  return details === undefined ? { code, message } : { code, message, details };
+}
+
+/** The JSON body every error response carries. */
+export function errorJson(code: ErrorCode, message?: string, details?: unknown): string {
+  return JSON.stringify({ error: errorBody(code, message ?? ERRORS[code].message, details) });
+}

@@ -1,0 +1,81 @@
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { buildAdminApp } from './admin/server.js';
+import { systemClock, systemRandom, type Clock, type Random } from './clock.js';
+import type { ServeConfig } from './config.js';
+import { ProxyServer } from './proxy/proxy.js';
+import { createUpstream } from './proxy/upstream.js';
+import { LiveRoutes } from './routing/live-routes.js';
+import { RouteStore } from './routing/store.js';
+
+export interface GatewayDeps {
+  logger: Logger;
+  clock?: Clock;
+  random?: Random;
+  /** How often to look for changes other processes made to the database. */
+  pollMs?: number;
+}
+
+export interface Gateway {
+  /** Where the data plane listens, e.g. http://127.0.0.1:8080. */
+  readonly proxyUrl: string;
+  /** Where the admin API listens. */
+  readonly adminUrl: string;
+  readonly store: RouteStore;
+  readonly routes: LiveRoutes;
+  /** Drains in-flight requests (up to the grace period), then closes listeners, pools and the database. */
+  close(): Promise<void>;
+}
+
+/** Opens the route database, then starts the data plane and the admin API. */
+export async function startGateway(config: ServeConfig, deps: GatewayDeps): Promise<Gateway> {
+  const { logger } = deps;
+  const clock = deps.clock ?? systemClock;
+  const store = RouteStore.open(config.db, { clock });
+  const routes = new LiveRoutes(store, logger.child({ component: 'routes' }), deps.pollMs);
+  const proxy = new ProxyServer({
+    routes,
+    upstreams: { legacy: createUpstream('legacy', config.legacy), modern: createUpstream('modern', config.modern) },
+    logger: logger.child({ component: 'proxy' }),
+    random: deps.random ?? systemRandom,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+  });
+  let draining = false;
+  const admin = await buildAdminApp({
+    store,
+    routes,
+    logger: logger.child({ component: 'admin' }),
+    token: config.adminToken,
+    isDraining: () => draining,
+  });
+  try {
+    await proxy.listen(config.port, config.host);
+    await admin.listen({ port: config.adminPort, host: config.adminHost });
+  } catch (err) {
+    await Promise.allSettled([proxy.close(0), admin.close()]);
+    routes.stop();
+    store.close();
+    throw err;
+  }
+  const proxyUrl = urlOf(proxy.server.address() as AddressInfo);
+  const adminUrl = urlOf(admin.server.address() as AddressInfo);
+  logger.info({ proxy: proxyUrl, admin: adminUrl, legacy: config.legacy, modern: config.modern, routes: routes.current.size }, 'gateway listening');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      // Readiness goes false first, so a load balancer stops sending before the listener closes.
+      draining = true;
+      await proxy.close(config.shutdownGraceMs);
+      await admin.close();
+      routes.stop();
+      store.close();
+      logger.info('gateway stopped');
+    })());
+  return { proxyUrl, adminUrl, store, routes, close };
+}
+
+function urlOf(address: AddressInfo): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host}:${address.port}`;
+}

@@ -1,0 +1,106 @@
+import type { IncomingMessage } from 'node:http';
+
+/**
+ * Headers meaningful only for one connection (RFC 9110 §7.6.1), plus those the gateway sets
+ * itself. None of them is forwarded as received.
+ */
+const NOT_FORWARDED_REQUEST = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  'host',
+  'expect', // answered by the gateway itself (100-continue)
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-request-id',
+]);
+
+const NOT_FORWARDED_RESPONSE = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'x-request-id',
+  'x-strangler-backend',
+  'x-strangler-route',
+  'x-strangler-fallback',
+]);
+
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** The client's X-Request-Id when it is sane, else undefined (the caller generates one). */
+export function clientRequestId(req: IncomingMessage): string | undefined {
+  const id = req.headers['x-request-id'];
+  return typeof id === 'string' && REQUEST_ID.test(id) ? id : undefined;
+}
+
+/** Tokens named in a Connection header are hop-by-hop too (RFC 9110 §7.6.1). */
+function connectionTokens(value: string | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const tokens = value
+    .toLowerCase()
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '' && t !== 'keep-alive' && t !== 'close');
+  return tokens.length === 0 ? undefined : new Set(tokens);
+}
+
+/** The flat [name, value, …] list to send upstream: end-to-end headers plus the gateway's own. */
+export function upstreamRequestHeaders(req: IncomingMessage, requestId: string): string[] {
+  const raw = req.rawHeaders;
+  const listed = connectionTokens(req.headers.connection);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (NOT_FORWARDED_REQUEST.has(name) || listed?.has(name)) continue;
+    out.push(name, raw[i + 1]!);
+  }
+  out.push(
+    'x-forwarded-for',
+    clientAddress(req),
+    'x-forwarded-proto',
+    'encrypted' in req.socket ? 'https' : 'http',
+    'x-request-id',
+    requestId,
+  );
+  if (req.headers.host !== undefined) out.push('x-forwarded-host', req.headers.host);
+  return out;
+}
+
+/**
+ * The flat [name, value, …] list to send the client, from undici's raw response headers.
+ * Upstream values are kept byte for byte (latin1), duplicates such as Set-Cookie included.
+ */
+export function clientResponseHeaders(raw: Buffer[], extra: string[]): string[] {
+  const out: string[] = [];
+  let listed: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    if (name === 'connection') listed = connectionTokens(raw[i + 1]!.toString('latin1'));
+    if (NOT_FORWARDED_RESPONSE.has(name)) continue;
+    out.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  if (listed !== undefined) removeNamed(out, listed);
+  for (let i = 0; i < extra.length; i++) out.push(extra[i]!);
+  return out;
+}
+
+function removeNamed(flat: string[], names: Set<string>): void {
+  for (let i = flat.length - 2; i >= 0; i -= 2) if (names.has(flat[i]!)) flat.splice(i, 2);
+}
+
+function clientAddress(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? '';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}

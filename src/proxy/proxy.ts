@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Random } from '../clock.js';
+import { systemRandom } from '../clock.js';
+import { DEFAULT_ROUTE_SETTINGS, type Backend } from '../routing/schema.js';
+import type { LiveRoutes } from '../routing/live-routes.js';
+import { ForwardHandler, hasBody, sendError, type ForwardOutcome } from './forward.js';
+import { clientRequestId, upstreamRequestHeaders } from './headers.js';
+import { resolve, type Resolution } from './resolve.js';
+import type { Upstream } from './upstream.js';
+import { UpgradeHandler, rejectUpgrade } from './websocket.js';
+
+export interface ProxyOptions {
+  routes: Pick<LiveRoutes, 'current'>;
+  upstreams: Record<Backend, Upstream>;
+  logger: Logger;
+  random?: Random;
+  /** Idle keep-alive time for client connections; keep it above any load balancer's idle timeout. */
+  keepAliveTimeoutMs?: number;
+}
+
+/**
+ * The data plane: a plain node:http server whose handler resolves each request once and
+ * streams it to the chosen backend through undici. Nothing on this path queries the
+ * database or logs synchronously.
+ */
+export class ProxyServer {
+  readonly server: http.Server;
+  private readonly routes: Pick<LiveRoutes, 'current'>;
+  private readonly upstreams: Record<Backend, Upstream>;
+  private readonly logger: Logger;
+  private readonly random: Random;
+  private readonly upgraded = new Set<Duplex>();
+  private draining = false;
+
+  constructor(options: ProxyOptions) {
+    this.routes = options.routes;
+    this.upstreams = options.upstreams;
+    this.logger = options.logger;
+    this.random = options.random ?? systemRandom;
+    this.server = http.createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000 }, (req, res) =>
+      this.handleRequest(req, res),
+    );
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.handleUpgrade(req, socket, head),
+    );
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.handleClientError(err, socket));
+  }
+
+  private handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    const start = performance.now();
+    const requestId = clientRequestId(req) ?? randomUUID();
+    const resolution = resolve(req, this.routes.current, this.random);
+    if ('refused' in resolution) {
+      sendError(res, 'BAD_REQUEST_TARGET', `bad request target: ${resolution.refused}`, this.baseHeaders(requestId));
+      this.logAccess(req, requestId, undefined, start, { status: 400 });
+      return;
+    }
+    const upstream = this.upstreams[resolution.backend];
+    const extra = this.responseHeaders(resolution, requestId);
+    const timeout = resolution.route?.timeoutMs ?? DEFAULT_ROUTE_SETTINGS.timeoutMs;
+    const handler = new ForwardHandler(res, extra, (outcome) => this.logAccess(req, requestId, resolution, start, outcome));
+    upstream.pool.dispatch(
+      {
+        path: upstream.basePath + resolution.target,
+        method: req.method!,
+        headers: upstreamRequestHeaders(req, requestId),
+        body: hasBody(req) ? req : null,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      },
+      handler,
+    );
+  }
+
+  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const start = performance.now();
+    const requestId = clientRequestId(req) ?? randomUUID();
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
+      rejectUpgrade(socket, 'BAD_REQUEST_TARGET', 'only WebSocket upgrades are supported', this.baseHeaders(requestId));
+      return;
+    }
+    const resolution = resolve(req, this.routes.current, this.random);
+    if ('refused' in resolution) {
+      rejectUpgrade(socket, 'BAD_REQUEST_TARGET', `bad request target: ${resolution.refused}`, this.baseHeaders(requestId));
+      return;
+    }
+    this.upgraded.add(socket);
+    socket.once('close', () => this.upgraded.delete(socket));
+    const upstream = this.upstreams[resolution.backend];
+    const handler = new UpgradeHandler(socket, head, this.responseHeaders(resolution, requestId), (outcome) =>
+      this.logAccess(req, requestId, resolution, start, outcome),
+    );
+    upstream.pool.dispatch(
+      {
+        path: upstream.basePath + resolution.target,
+        method: req.method!,
+        headers: upstreamRequestHeaders(req, requestId),
+        upgrade: 'websocket',
+        headersTimeout: resolution.route?.timeoutMs ?? DEFAULT_ROUTE_SETTINGS.timeoutMs,
+      },
+      handler,
+    );
+  }
+
+  /** Malformed HTTP from a client gets a JSON 400 instead of Node's bare one. */
+  private handleClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({
+      error: {
+        code: tooLarge ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST',
+        message: tooLarge ? 'request headers are too large' : 'malformed HTTP request',
+      },
+    });
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+        `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+
+  private baseHeaders(requestId: string): string[] {
+    const headers = ['x-request-id', requestId];
+    if (this.draining) headers.push('connection', 'close');
+    return headers;
+  }
+
+  private responseHeaders(resolution: Resolution, requestId: string): string[] {
+    const headers = this.baseHeaders(requestId);
+    headers.push('x-strangler-backend', resolution.backend, 'x-strangler-route', resolution.route?.id ?? 'default');
+    if (resolution.setCookie !== undefined) headers.push('set-cookie', resolution.setCookie);
+    return headers;
+  }
+
+  private logAccess(
+    req: IncomingMessage,
+    requestId: string,
+    resolution: Resolution | undefined,
+    start: number,
+    outcome: ForwardOutcome,
+  ): void {
+    const entry = {
+      reqId: requestId,
+      method: req.method,
+      path: resolution?.target ?? req.url,
+      route: resolution?.route?.id ?? 'default',
+      backend: resolution?.backend,
+      status: outcome.status,
+      ms: Math.round((performance.now() - start) * 100) / 100,
+    };
+    if (outcome.error === undefined) this.logger.info(entry, 'request');
+    else this.logger.warn({ ...entry, err: outcome.error }, 'request failed');
+  }
+
+  listen(port: number, host: string): Promise<void> {
+    return new Promise((resolveListen, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolveListen();
+      });
+    });
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes what is left.
+   * Responses sent while draining carry `Connection: close` so keep-alive clients move on.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((done) => this.server.close(() => done()));
+    this.server.closeIdleConnections();
+    const timer = setTimeout(() => {
+      this.server.closeAllConnections();
+      for (const socket of this.upgraded) socket.destroy();
+    }, graceMs);
+    // Upgraded sockets are no longer HTTP requests; end them now so close() can complete.
+    for (const socket of this.upgraded) (socket as Socket).end();
+    await closed;
+    clearTimeout(timer);
+    await Promise.all(Object.values(this.upstreams).map((u) => u.pool.close()));
+  }
+}

@@ -1,0 +1,368 @@
+import Database from 'better-sqlite3';
+import type { Clock } from '../clock.js';
+import { GatewayError } from '../errors.js';
+import {
+  HistoryEntry,
+  Route,
+  RouteSettings,
+  type ChangeMeta,
+  type HistoryAction,
+  type RouteCreate,
+} from './schema.js';
+
+/**
+ * Schema migrations, applied in order; the index + 1 is the schema version they produce.
+ * Append only: a released migration is never edited.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE routes (
+     id             TEXT PRIMARY KEY,
+     path_prefix    TEXT NOT NULL UNIQUE,
+     mode           TEXT NOT NULL CHECK (mode IN ('legacy', 'canary', 'modern')),
+     canary_percent INTEGER NOT NULL CHECK (canary_percent BETWEEN 0 AND 100),
+     sticky_key     TEXT NOT NULL,
+     timeout_ms     INTEGER NOT NULL CHECK (timeout_ms > 0),
+     version        INTEGER NOT NULL CHECK (version > 0),
+     created_at     TEXT NOT NULL,
+     updated_at     TEXT NOT NULL
+   );
+   CREATE TABLE route_history (
+     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+     route_id TEXT NOT NULL,
+     version  INTEGER NOT NULL,
+     action   TEXT NOT NULL,
+     before   TEXT,
+     after    TEXT,
+     actor    TEXT NOT NULL,
+     reason   TEXT,
+     at       TEXT NOT NULL,
+     UNIQUE (route_id, version)
+   );`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+interface RouteRow {
+  id: string;
+  path_prefix: string;
+  mode: string;
+  canary_percent: number;
+  sticky_key: string;
+  timeout_ms: number;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+interface HistoryRow {
+  route_id: string;
+  version: number;
+  action: string;
+  before: string | null;
+  after: string | null;
+  actor: string;
+  reason: string | null;
+  at: string;
+}
+
+export interface RouteStoreOptions {
+  clock: Clock;
+  /** How long a writer waits for another process's write lock before failing. */
+  busyTimeoutMs?: number;
+}
+
+/** The route table's durable home: one SQLite file, shared safely by several gateway processes. */
+export class RouteStore {
+  private readonly db: Database.Database;
+  private readonly clock: Clock;
+  private readonly listeners = new Set<() => void>();
+  private readonly stmts;
+
+  private constructor(db: Database.Database, clock: Clock) {
+    this.db = db;
+    this.clock = clock;
+    this.stmts = {
+      list: db.prepare<[], RouteRow>('SELECT * FROM routes ORDER BY path_prefix'),
+      get: db.prepare<[string], RouteRow>('SELECT * FROM routes WHERE id = ?'),
+      byPrefix: db.prepare<[string], RouteRow>('SELECT * FROM routes WHERE path_prefix = ?'),
+      insert: db.prepare(
+        `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, version, created_at, updated_at)
+         VALUES (@id, @pathPrefix, @mode, @canaryPercent, @stickyKey, @timeoutMs, @version, @createdAt, @updatedAt)`,
+      ),
+      update: db.prepare(
+        `UPDATE routes SET path_prefix = @pathPrefix, mode = @mode, canary_percent = @canaryPercent,
+           sticky_key = @stickyKey, timeout_ms = @timeoutMs, version = @version, updated_at = @updatedAt
+         WHERE id = @id`,
+      ),
+      delete: db.prepare<[string]>('DELETE FROM routes WHERE id = ?'),
+      lastVersion: db.prepare<[string], { v: number | null }>(
+        'SELECT MAX(version) AS v FROM route_history WHERE route_id = ?',
+      ),
+      history: db.prepare<[string], HistoryRow>(
+        'SELECT * FROM route_history WHERE route_id = ? ORDER BY version DESC',
+      ),
+      historyAt: db.prepare<[string, number], HistoryRow>(
+        'SELECT * FROM route_history WHERE route_id = ? AND version = ?',
+      ),
+      insertHistory: db.prepare(
+        `INSERT INTO route_history (route_id, version, action, before, after, actor, reason, at)
+         VALUES (@routeId, @version, @action, @before, @after, @actor, @reason, @at)`,
+      ),
+    };
+  }
+
+  /**
+   * Opens (creating if needed) and migrates the database. Fails with DB_OPEN_FAILED, saying
+   * why, rather than ever starting on an empty or half-readable table.
+   */
+  static open(path: string, options: RouteStoreOptions): RouteStore {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { fileMustExist: false });
+      db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+      return new RouteStore(db, options.clock);
+    } catch (err) {
+      db?.close();
+      if (err instanceof GatewayError) throw err;
+      throw new GatewayError('DB_OPEN_FAILED', `cannot open route database ${path}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  get isOpen(): boolean {
+    return this.db.open;
+  }
+
+  /** Called after every change this process commits. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Changes whenever another connection commits; cheap enough to poll. */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  list(): Route[] {
+    return this.stmts.list.all().map(toRoute);
+  }
+
+  get(id: string): Route | undefined {
+    const row = this.stmts.get.get(id);
+    return row && toRoute(row);
+  }
+
+  history(id: string): HistoryEntry[] {
+    const rows = this.stmts.history.all(id);
+    if (rows.length === 0) throw new GatewayError('ROUTE_NOT_FOUND', `no route "${id}"`);
+    return rows.map(toHistoryEntry);
+  }
+
+  create(input: RouteCreate, meta: ChangeMeta): Route {
+    return this.write(() => {
+      const id = input.id ?? this.freeIdFor(input.pathPrefix);
+      if (this.stmts.get.get(id)) throw new GatewayError('DUPLICATE_ID', `a route with id "${id}" already exists`);
+      this.assertPrefixFree(input.pathPrefix, id);
+      const now = this.timestamp();
+      // A re-created id continues its old numbering, so its history stays one sequence.
+      const version = (this.stmts.lastVersion.get(id)?.v ?? 0) + 1;
+      const route: Route = {
+        id,
+        pathPrefix: input.pathPrefix,
+        mode: input.mode,
+        canaryPercent: input.canaryPercent,
+        stickyKey: input.stickyKey,
+        timeoutMs: input.timeoutMs,
+        version,
+        createdAt: now,
+        updatedAt: now,
+      };
+      this.stmts.insert.run(route);
+      this.record('create', null, route, meta);
+      return route;
+    });
+  }
+
+  /**
+   * Applies `changes` as a new version. A change that alters nothing records nothing and
+   * returns the route as it is, so repeating a call is harmless.
+   */
+  update(id: string, changes: Partial<RouteSettings>, meta: ChangeMeta, action: HistoryAction = 'update'): Route {
+    return this.write(() => this.applyChange(this.current(id, meta), changes, meta, action));
+  }
+
+  /** Restores the settings a route had at `toVersion` (default: the version before the current one). */
+  rollback(id: string, toVersion: number | undefined, meta: ChangeMeta): Route {
+    return this.write(() => {
+      const route = this.current(id, meta);
+      const target = toVersion ?? route.version - 1;
+      const row = target >= 1 ? this.stmts.historyAt.get(id, target) : undefined;
+      const snapshot = row?.after ? Route.parse(JSON.parse(row.after)) : undefined;
+      if (snapshot === undefined || target >= route.version) {
+        throw new GatewayError(
+          'NO_PREVIOUS_VERSION',
+          toVersion === undefined
+            ? `route "${id}" has no version before ${route.version}`
+            : `route "${id}" has no version ${toVersion} to roll back to (current is ${route.version})`,
+        );
+      }
+      return this.applyChange(route, settingsOf(snapshot), meta, 'rollback', true);
+    });
+  }
+
+  delete(id: string, meta: ChangeMeta): Route {
+    return this.write(() => {
+      const route = this.current(id, meta);
+      this.stmts.delete.run(id);
+      this.record('delete', route, null, meta, route.version + 1);
+      return route;
+    });
+  }
+
+  private applyChange(
+    route: Route,
+    changes: Partial<RouteSettings>,
+    meta: ChangeMeta,
+    action: HistoryAction,
+    recordEvenIfSame = false,
+  ): Route {
+    const settings = RouteSettings.parse({ ...settingsOf(route), ...definedOnly(changes) });
+    if (!recordEvenIfSame && sameSettings(settings, settingsOf(route))) return route;
+    if (settings.pathPrefix !== route.pathPrefix) this.assertPrefixFree(settings.pathPrefix, route.id);
+    const next: Route = { ...route, ...settings, version: route.version + 1, updatedAt: this.timestamp() };
+    this.stmts.update.run(next);
+    this.record(action, route, next, meta);
+    return next;
+  }
+
+  /** The route as it is now, checked against the caller's expected version. */
+  private current(id: string, meta: ChangeMeta): Route {
+    const route = this.get(id);
+    if (route === undefined) throw new GatewayError('ROUTE_NOT_FOUND', `no route "${id}"`);
+    if (meta.expectedVersion !== undefined && meta.expectedVersion !== route.version) {
+      throw new GatewayError(
+        'VERSION_CONFLICT',
+        `route "${id}" is at version ${route.version}, not ${meta.expectedVersion}; re-read it and try again`,
+        { details: { currentVersion: route.version } },
+      );
+    }
+    return route;
+  }
+
+  private assertPrefixFree(pathPrefix: string, id: string): void {
+    const owner = this.stmts.byPrefix.get(pathPrefix);
+    if (owner && owner.id !== id) {
+      throw new GatewayError('DUPLICATE_PATH', `route "${owner.id}" already has path prefix ${pathPrefix}`);
+    }
+  }
+
+  private freeIdFor(pathPrefix: string): string {
+    const base =
+      pathPrefix
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-+|-+$/g, '')
+        .slice(0, 56) || 'root';
+    for (let n = 1; ; n++) {
+      const id = n === 1 ? base : `${base}-${n}`;
+      if (!this.stmts.get.get(id)) return id;
+    }
+  }
+
+  private record(
+    action: HistoryAction,
+    before: Route | null,
+    after: Route | null,
+    meta: ChangeMeta,
+    version = after?.version ?? 0,
+  ): void {
+    this.stmts.insertHistory.run({
+      routeId: (after ?? before)!.id,
+      version,
+      action,
+      before: before && JSON.stringify(before),
+      after: after && JSON.stringify(after),
+      actor: meta.actor,
+      reason: meta.reason ?? null,
+      at: this.timestamp(),
+    });
+  }
+
+  /** Runs `fn` in a BEGIN IMMEDIATE transaction, then tells listeners. */
+  private write<T>(fn: () => T): T {
+    const result = this.db.transaction(fn).immediate();
+    for (const listener of this.listeners) listener();
+    return result;
+  }
+
+  private timestamp(): string {
+    return new Date(this.clock.now()).toISOString();
+  }
+}
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  db.transaction(() => {
+    const row = db.prepare<[], { version: number }>('SELECT version FROM schema_version').get();
+    const current = row?.version ?? 0;
+    if (current > MIGRATIONS.length) {
+      throw new GatewayError(
+        'DB_OPEN_FAILED',
+        `route database has schema version ${current}, newer than this gateway's ${MIGRATIONS.length}; upgrade the gateway`,
+      );
+    }
+    for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+    if (row === undefined) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
+    else if (current < MIGRATIONS.length) db.prepare('UPDATE schema_version SET version = ?').run(MIGRATIONS.length);
+  }).immediate();
+}
+
+function toRoute(row: RouteRow): Route {
+  return Route.parse({
+    id: row.id,
+    pathPrefix: row.path_prefix,
+    mode: row.mode,
+    canaryPercent: row.canary_percent,
+    stickyKey: row.sticky_key,
+    timeoutMs: row.timeout_ms,
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  });
+}
+
+function toHistoryEntry(row: HistoryRow): HistoryEntry {
+  return HistoryEntry.parse({
+    routeId: row.route_id,
+    version: row.version,
+    action: row.action,
+    before: row.before && JSON.parse(row.before),
+    after: row.after && JSON.parse(row.after),
+    actor: row.actor,
+    reason: row.reason,
+    at: row.at,
+  });
+}
+
+function settingsOf(route: Route): RouteSettings {
+  const { pathPrefix, mode, canaryPercent, stickyKey, timeoutMs } = route;
+  return { pathPrefix, mode, canaryPercent, stickyKey, timeoutMs };
+}
+
+function sameSettings(a: RouteSettings, b: RouteSettings): boolean {
+  return (Object.keys(a) as (keyof RouteSettings)[]).every((k) => a[k] === b[k]);
+}
+
+function definedOnly<T extends object>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
