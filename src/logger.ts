@@ -24,5 +24,5 @@ export function createLogger(options: LoggerOptions): Logger {
   if (options.format === 'pretty') {
     return pino(base, pino.transport({ target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } }));
   }
-  return pino(base, pino.destination({ sync: false, minLength: 4096 }));
+  return pino(base, pino.destination({ sync: false }));
 }

@@ -173,7 +173,8 @@ export class ProxyServer {
   async close(graceMs: number): Promise<void> {
     this.draining = true;
     const closed = new Promise<void>((done) => this.server.close(() => done()));
-    this.server.closeIdleConnections();
+    // A keep-alive connection whose response was under way goes idle later: keep closing them.
+    const sweeper = setInterval(() => this.server.closeIdleConnections(), 50);
     const timer = setTimeout(() => {
       this.server.closeAllConnections();
       for (const socket of this.upgraded) socket.destroy();
@@ -181,6 +182,7 @@ export class ProxyServer {
     // Upgraded sockets are no longer HTTP requests; end them now so close() can complete.
     for (const socket of this.upgraded) (socket as Socket).end();
     await closed;
+    clearInterval(sweeper);
     clearTimeout(timer);
     await Promise.all(Object.values(this.upstreams).map((u) => u.pool.close()));
   }
