@@ -4,7 +4,7 @@
  * Both send the same requests: GET with x-user-id rotating over USERS values, so the canary
  * configuration's sticky header costs the load generator nothing extra.
  */
-import { benchScript, hasCommand, startChild, stopChild, waitFor, ROOT } from './procs.js';
+import { benchScript, hasCommand, startChild, stopChild, ROOT } from './procs.js';
 
 export type LoadGen = 'wrk' | 'autocannon';
 
@@ -109,20 +109,17 @@ async function runToLine(
   durationS: number,
 ): Promise<string> {
   const child = startChild(name, command, args, { cpu, stdout: 'pipe' });
-  try {
-    const line = await waitFor(child, (durationS + 30) * 1000, 'its result', async () =>
-      child
-        .stdout()
-        .split('\n')
-        .find((l) => l.startsWith(marker)),
-    ).catch(async (err: Error) => {
-      // It may have printed the line and exited in the same tick.
-      const found = child.stdout().split('\n').find((l) => l.startsWith(marker));
-      if (found !== undefined) return found;
-      throw err;
-    });
-    return line.slice(marker.length);
-  } finally {
-    await stopChild(child, 1_000);
+  // 'close' rather than 'exit': it comes after stdout has been read to the end.
+  const closed = new Promise<void>((resolve) => child.proc.once('close', () => resolve()));
+  const timer = setTimeout(() => void stopChild(child, 1_000), (durationS + 30) * 1000);
+  await closed;
+  clearTimeout(timer);
+  const line = child
+    .stdout()
+    .split('\n')
+    .find((l) => l.startsWith(marker));
+  if (line === undefined) {
+    throw new Error(`${name} printed no result (exit ${await child.exited})\n${child.stderrTail()}`);
   }
+  return line.slice(marker.length);
 }

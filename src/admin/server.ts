@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { GatewayError, errorJson, isGatewayError, type ErrorCode } from '../errors.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
@@ -28,16 +28,19 @@ export async function buildAdminApp(options: AdminOptions): Promise<FastifyInsta
     bodyLimit: BODY_LIMIT,
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
+    // Errors fastify raises before routing (a malformed URL, an over-long parameter) keep our shape.
+    frameworkErrors: (err, _request, reply) => sendErrorReply(reply, err),
   });
+  // JSON only: without this, a text/plain body would reach the handlers as a string.
+  app.removeContentTypeParser('text/plain');
 
   if (options.token !== undefined) app.addHook('onRequest', bearerAuth(options.token));
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    const { status, body } = toErrorResponse(err);
-    if (status >= 500) request.log.error({ err }, 'admin request failed');
-    return reply.code(status).type('application/json; charset=utf-8').send(body);
+    if (toErrorResponse(err).status >= 500) request.log.error({ err }, 'admin request failed');
+    return sendErrorReply(reply, err);
   });
   app.setNotFoundHandler((request, reply) =>
     reply
@@ -74,7 +77,13 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_BAD_URL: 'BAD_REQUEST_TARGET',
 };
+
+function sendErrorReply(reply: FastifyReply, err: FastifyError): FastifyReply {
+  const { status, body } = toErrorResponse(err);
+  return reply.code(status).type('application/json; charset=utf-8').send(body);
+}
 
 function toErrorResponse(err: FastifyError): { status: number; body: string } {
   if (isGatewayError(err)) return { status: err.status, body: JSON.stringify(err.toJSON()) };

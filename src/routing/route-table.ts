@@ -8,6 +8,7 @@ import type { Route } from './schema.js';
  */
 export class RouteTable {
   readonly size: number;
+  /** The routes the table was built from, as the store listed them. */
   readonly routes: readonly Route[];
   private readonly byPrefix: Map<string, Route>;
   private readonly longestPrefix: number;
@@ -39,9 +40,5 @@ export class RouteTable {
       end = path.lastIndexOf('/', end - 1);
       if (end < 0) return undefined;
     }
-  }
-
-  get(id: string): Route | undefined {
-    return this.routes.find((r) => r.id === id);
   }
 }

@@ -1,4 +1,6 @@
+import http from 'node:http';
 import net from 'node:net';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { admin, startBackend, startTestGateway, type TestGateway } from '../helpers/servers.js';
 
@@ -239,5 +241,55 @@ describe('upstream failures', () => {
     const res = await fetch(`${gw.proxyUrl}/x`);
     expect(res.status).toBe(200);
     await expect(res.text()).rejects.toThrow();
+  });
+});
+
+describe('protocol edges', () => {
+  it('answers Expect: 100-continue itself and forwards the body', async () => {
+    await addRoute({ pathPrefix: '/orders', mode: 'modern' });
+    const status = await new Promise<{ continued: boolean; status: number }>((resolve, reject) => {
+      let continued = false;
+      const req = http.request(`${gw.proxyUrl}/orders`, { method: 'POST', headers: { expect: '100-continue', 'content-length': '2' } });
+      req.on('continue', () => {
+        continued = true;
+        req.end('{}');
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve({ continued, status: res.statusCode! });
+      });
+      req.on('error', reject);
+    });
+    expect(status).toEqual({ continued: true, status: 200 });
+    expect(gw.modern.received[0]!.headers.expect).toBeUndefined();
+  });
+
+  it('gives a JSON 431 for oversized request headers', async () => {
+    const answer = await rawRequest(port(), `GET /x HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1.1 431/);
+    expect(answer).toMatch(/"code":"HEADERS_TOO_LARGE"/);
+  });
+
+  it('gives a JSON 400 for malformed HTTP', async () => {
+    const answer = await rawRequest(port(), 'GET /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1.1 400/);
+    expect(answer).toMatch(/"code":"BAD_REQUEST"/);
+  });
+});
+
+describe('access log', () => {
+  it('writes one JSON line per request with request id, route, backend, status and duration', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    await gw.stop();
+    gw = await startTestGateway({ deps: { logger } });
+    await addRoute({ id: 'orders', pathPrefix: '/orders', mode: 'modern' });
+    await fetch(`${gw.proxyUrl}/orders/7?q=1`, { headers: { 'x-request-id': 'log-me' } });
+    const access = lines.filter((l) => l.msg === 'request');
+    expect(access).toHaveLength(1);
+    expect(access[0]).toMatchObject({ reqId: 'log-me', method: 'GET', path: '/orders/7?q=1', route: 'orders', backend: 'modern', status: 200 });
+    expect(typeof access[0]!.ms).toBe('number');
+    const audit = lines.filter((l) => l.msg === 'route changed');
+    expect(audit[0]).toMatchObject({ action: 'create', route: 'orders', version: 1, actor: 'anonymous' });
   });
 });

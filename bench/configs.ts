@@ -1,0 +1,301 @@
+/**
+ * The configurations under test. Each starts its proxy in its own process (pinned to the proxy
+ * CPU), checks that requests really take the intended path, and says how to stop it.
+ * All of them forward to the same backend process.
+ */
+import { closeSync, mkdirSync, openSync, writeFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { BREAKER_STATUS } from './breaker.js';
+import { USERS } from './load.js';
+import {
+  benchScript,
+  freePort,
+  hasCommand,
+  probe,
+  startChild,
+  stopChild,
+  waitFor,
+  waitForLine,
+  type Child,
+  type Placement,
+} from './procs.js';
+import { CANARY_ROUTE, ONE_ROUTE, manyRoutes, seedDatabase } from './seed.js';
+
+export interface Context {
+  backendUrl: string;
+  /** Temp dir for databases, logs and nginx's files; removed by the caller. */
+  tmp: string;
+  placement: Placement;
+  /** Extra node flags for gateway processes (the profiler). */
+  gatewayNodeArgs?: string[];
+}
+
+/** A running proxy (or, for "direct", just the backend's address). */
+export interface Target {
+  /** Base URL requests are sent to. */
+  url: string;
+  /** The process whose memory is reported; undefined for "direct". */
+  pid: number | undefined;
+  /** Where the proxy's access log goes, when it writes one. */
+  logFile?: string;
+  stop(): Promise<void>;
+}
+
+export type ConfigKey = 'direct' | 'bare' | 'nginx' | 'gw-1' | 'gw-10k' | 'gw-canary' | 'gw-breaker';
+
+export interface BenchConfig {
+  key: ConfigKey;
+  label: string;
+  /** Path of the ~100-byte JSON response. */
+  smallPath: string;
+  /** Path of the 1 MiB response. */
+  largePath: string;
+  isGateway: boolean;
+  /** Why this configuration cannot run here, if it cannot. */
+  skipReason?(): string | undefined;
+  start(ctx: Context): Promise<Target>;
+  /** Throws unless requests are served the way this configuration claims to serve them. */
+  verify?(target: Target): Promise<void>;
+}
+
+/** The ~100-byte body the backend answers (see backend.ts): a quick sanity check of any proxy. */
+async function expectSmall(url: string, headers: Record<string, string> = {}) {
+  const res = await probe(url, headers);
+  if (res.status !== 200) throw new Error(`GET ${url}: status ${res.status}: ${res.body.slice(0, 200)}`);
+  if (!res.body.startsWith('{"id":1')) throw new Error(`GET ${url}: unexpected body ${res.body.slice(0, 200)}`);
+  return res;
+}
+
+const direct: BenchConfig = {
+  key: 'direct',
+  label: 'direct (no proxy)',
+  smallPath: '/api/items/1',
+  largePath: '/api/1mb',
+  isGateway: false,
+  async start(ctx) {
+    return { url: ctx.backendUrl, pid: undefined, stop: async () => {} };
+  },
+};
+
+const bare: BenchConfig = {
+  key: 'bare',
+  label: 'bare proxy (@fastify/http-proxy)',
+  smallPath: '/api/items/1',
+  largePath: '/api/1mb',
+  isGateway: false,
+  async start(ctx) {
+    const { command, args } = benchScript('bare-proxy');
+    const child = startChild('bare proxy', command, [...args, ctx.backendUrl, '0'], {
+      cpu: ctx.placement.proxyCpu,
+      stdout: 'pipe',
+    });
+    const port = (await waitForLine(child, 'READY ')).split(' ')[1];
+    return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => stopChild(child) };
+  },
+};
+
+/**
+ * nginx as the reference C proxy, configured the way one would in production for a keep-alive
+ * backend. Everything it writes (pid, logs, temp files) stays in the bench's temp dir.
+ */
+const nginx: BenchConfig = {
+  key: 'nginx',
+  label: 'nginx (keep-alive upstream)',
+  smallPath: '/api/items/1',
+  largePath: '/api/1mb',
+  isGateway: false,
+  skipReason: () => (hasCommand('nginx') ? undefined : 'nginx is not installed (apt-get install -y nginx)'),
+  async start(ctx) {
+    const dir = join(ctx.tmp, 'nginx');
+    mkdirSync(dir, { recursive: true });
+    // When run as root, nginx's worker drops to "nobody": it must be able to enter the dir.
+    chmodSync(ctx.tmp, 0o755);
+    chmodSync(dir, 0o777);
+    const port = await freePort();
+    const backend = new URL(ctx.backendUrl);
+    const conf = join(dir, 'nginx.conf');
+    writeFileSync(conf, nginxConf(dir, port, backend.host));
+    const child = startChild('nginx', 'nginx', ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', conf, '-g', 'daemon off;'], {
+      cpu: ctx.placement.proxyCpu,
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(child, 10_000, 'nginx answering', async () => ((await probe(url + '/api/items/1')).status === 200 ? true : undefined));
+    return { url, pid: child.pid, logFile: join(dir, 'access.log'), stop: () => stopChild(child) };
+  },
+};
+
+function nginxConf(dir: string, port: number, backendHost: string): string {
+  return `# Written by bench/configs.ts for one bench run.
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  # An access log, like the gateway's (buffered, as one would run it).
+  access_log ${dir}/access.log combined buffer=64k flush=1s;
+  client_body_temp_path ${dir}/client_body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  # The default (1000 requests per connection) would make nginx alone reconnect mid-run.
+  keepalive_requests 1000000;
+  keepalive_timeout 65s;
+  upstream backend {
+    server ${backendHost};
+    keepalive 64;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    client_max_body_size 0;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      # Stream bodies through as the gateway and the bare proxy do, rather than spooling to temp files.
+      proxy_buffering off;
+      proxy_request_buffering off;
+    }
+  }
+}
+`;
+}
+
+interface GatewayOptions {
+  key: ConfigKey;
+  label: string;
+  routes: Parameters<typeof seedDatabase>[1];
+  smallPath: string;
+  largePath: string;
+  verify(target: Target): Promise<void>;
+}
+
+/**
+ * The gateway as it ships: the built CLI (`node bin/strangler.js serve`), on a route database
+ * seeded before it starts, at log level info (JSON access log per request, to a file).
+ */
+function gateway(options: GatewayOptions): BenchConfig {
+  return {
+    key: options.key,
+    label: options.label,
+    smallPath: options.smallPath,
+    largePath: options.largePath,
+    isGateway: true,
+    verify: options.verify,
+    async start(ctx) {
+      const db = join(ctx.tmp, `${options.key}.db`);
+      seedDatabase(db, options.routes);
+      // The CLI cannot report an ephemeral port, so pick free ones; retry once if one was taken meanwhile.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await startGateway(ctx, options.key, db, options.routes.length);
+        } catch (err) {
+          if (attempt >= 2 || !/cannot listen|EADDRINUSE/.test((err as Error).message)) throw err;
+        }
+      }
+    },
+  };
+}
+
+async function startGateway(ctx: Context, key: string, db: string, routeCount: number): Promise<Target> {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const logFile = join(ctx.tmp, `${key}.log`);
+  const fd = openSync(logFile, 'w');
+  let child: Child;
+  try {
+    // stdout (the pino JSON log) goes to a file; stderr stays a pipe for startup errors.
+    child = startChild(
+      `gateway ${key}`,
+      process.execPath,
+      [
+        ...(ctx.gatewayNodeArgs ?? []),
+        'bin/strangler.js',
+        'serve',
+        ...['--legacy', ctx.backendUrl, '--modern', ctx.backendUrl, '--db', db],
+        ...['--port', String(port), '--host', '127.0.0.1'],
+        ...['--admin-port', String(adminPort), '--admin-host', '127.0.0.1'],
+        ...['--log-level', 'info', '--shutdown-grace-ms', '2000'],
+      ],
+      { cpu: ctx.placement.proxyCpu, stdout: fd },
+    );
+  } finally {
+    closeSync(fd); // the child has its own copy
+  }
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  await waitFor(child, 20_000, `readiness with ${routeCount} routes`, async () => {
+    const res = await probe(`${adminUrl}/readyz`);
+    const body = res.status === 200 ? (JSON.parse(res.body) as { routes: number }) : undefined;
+    return body?.routes === routeCount ? true : undefined;
+  });
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid, logFile, stop: () => stopChild(child) };
+}
+
+/** The route and side the gateway says it used (its x-strangler-* response headers). */
+async function expectRoute(url: string, route: string, backend: string): Promise<void> {
+  const res = await expectSmall(url, { 'x-user-id': 'user-1' });
+  const got = `${res.headers['x-strangler-route']}/${res.headers['x-strangler-backend']}`;
+  if (got !== `${route}/${backend}`) throw new Error(`GET ${url}: served by ${got}, expected ${route}/${backend}`);
+}
+
+const gw1 = gateway({
+  key: 'gw-1',
+  label: 'gateway, 1 route (modern)',
+  routes: ONE_ROUTE,
+  smallPath: '/api/items/1',
+  largePath: '/api/1mb',
+  verify: (t) => expectRoute(t.url + '/api/items/1', 'api', 'modern'),
+});
+
+const ROUTES_10K = 10_000;
+const deep = `/svc/${ROUTES_10K - 1}/api`;
+const gw10k = gateway({
+  key: 'gw-10k',
+  label: `gateway, ${ROUTES_10K.toLocaleString('en')} routes`,
+  routes: manyRoutes(ROUTES_10K),
+  smallPath: `${deep}/items/1`,
+  largePath: `${deep}/1mb`,
+  verify: (t) => expectRoute(`${t.url}${deep}/items/1`, `svc-${ROUTES_10K - 1}`, 'modern'),
+});
+
+const gwCanary = gateway({
+  key: 'gw-canary',
+  label: 'gateway, canary 50% (header:x-user-id)',
+  routes: CANARY_ROUTE,
+  smallPath: '/api/items/1',
+  largePath: '/api/1mb',
+  async verify(t) {
+    // The users the load generators send must split between both sides, each user sticking to one.
+    const sides = new Map<string, string>();
+    for (let i = 1; i <= USERS; i++) {
+      const headers = { 'x-user-id': `user-${i}` };
+      const first = await expectSmall(t.url + '/api/items/1', headers);
+      const again = await expectSmall(t.url + '/api/items/1', headers);
+      const side = String(first.headers['x-strangler-backend']);
+      if (again.headers['x-strangler-backend'] !== side) throw new Error(`user-${i} was not sticky`);
+      sides.set(`user-${i}`, side);
+    }
+    const modern = [...sides.values()].filter((s) => s === 'modern').length;
+    if (modern === 0 || modern === USERS) throw new Error(`canary sent ${modern}/${USERS} users to modern`);
+  },
+});
+
+/*
+ * ── Circuit breaker: PLACEHOLDER (see breaker.ts) ──────────────────────────────────────────
+ * When the breaker lands, this becomes a gateway configuration with the breaker enabled on the
+ * route (closed state, healthy backend), so its per-request cost shows next to "gateway, 1 route",
+ * plus a "breaker ÷ plain 1-route" ratio in report.ts. Until then it is listed and skipped.
+ */
+const gwBreaker: BenchConfig = {
+  key: 'gw-breaker',
+  label: 'gateway, circuit breaker on',
+  smallPath: '/api/items/1',
+  largePath: '/api/1mb',
+  isGateway: true,
+  skipReason: () => BREAKER_STATUS,
+  start: () => Promise.reject(new Error(BREAKER_STATUS)),
+};
+
+export const CONFIGS: readonly BenchConfig[] = [direct, bare, nginx, gw1, gw10k, gwCanary, gwBreaker];
+
+export const GATEWAY_1_ROUTE = gw1;

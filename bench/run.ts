@@ -1,0 +1,318 @@
+/**
+ * `npm run bench [-- --quick] [-- --loadgen wrk|autocannon] [-- --profile[=gw-1|gw-10k|gw-canary]]`
+ *
+ * Starts one backend and every configuration's proxy (each in its own process), then measures
+ * them one at a time: a warm-up each, then rounds in which every configuration runs every load
+ * kind once. Interleaving the rounds (rather than finishing one configuration before the next)
+ * spreads the machine's slow spells over all configurations instead of penalising whichever ran
+ * during one, which matters when the targets are 2-3 % differences on a shared machine.
+ *
+ * Exits non-zero when a configuration fails to start or answers with errors in bulk; speed
+ * targets are reported only. --quick is the CI smoke check: ~1 s per run, one round.
+ */
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BREAKER_STATUS } from './breaker.js';
+import { CONFIGS, GATEWAY_1_ROUTE, type BenchConfig, type Context, type Target } from './configs.js';
+import { chooseLoadGen, runLoad, type LoadGen, type LoadResult } from './load.js';
+import { measureLargeBodies } from './memory.js';
+import {
+  benchScript,
+  choosePlacement,
+  installCleanup,
+  probe,
+  startChild,
+  stopAll,
+  treeRssBytes,
+  waitForLine,
+  type Placement,
+} from './procs.js';
+import { runProfile } from './profile.js';
+import {
+  checkTargets,
+  computeRatios,
+  renderMarkdown,
+  summarise,
+  systemInfo,
+  writeResult,
+  type ConfigResult,
+  type Kind,
+  type KindPlan,
+  type Report,
+} from './report.js';
+
+const MiB = 1024 * 1024;
+
+interface Args {
+  quick: boolean;
+  loadgen: string | undefined;
+  profile: string | undefined;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false, loadgen: undefined, profile: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
+    if (flag === '--quick') args.quick = true;
+    else if (flag === '--loadgen') args.loadgen = inline ?? argv[++i];
+    else if (flag === '--profile') args.profile = inline ?? 'gw-1';
+    else if (flag === '--help' || flag === '-h') {
+      process.stdout.write('usage: npm run bench [-- --quick] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary]]\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument "${argv[i]}" (try --help)`);
+  }
+  return args;
+}
+
+function planFor(quick: boolean): Report['plan'] {
+  // 50 connections: a busy service; 1 connection: pure per-request latency. The 1 MiB body uses
+  // 10 connections: enough to saturate a stream, without 50 MiB in flight per run.
+  const kinds: KindPlan[] = quick
+    ? [
+        { kind: 'small50', connections: 50, durationS: 1, body: 'small' },
+        { kind: 'small1', connections: 1, durationS: 1, body: 'small' },
+        { kind: 'large', connections: 10, durationS: 1, body: 'large' },
+      ]
+    : [
+        { kind: 'small50', connections: 50, durationS: 10, body: 'small' },
+        { kind: 'small1', connections: 1, durationS: 10, body: 'small' },
+        { kind: 'large', connections: 10, durationS: 5, body: 'large' },
+      ];
+  return { rounds: quick ? 1 : 3, warmupS: quick ? 0 : 3, kinds };
+}
+
+/** More than 1 % of requests (and more than 10) failing, or none at all, is a broken configuration. */
+function bulkErrors(r: LoadResult): string | undefined {
+  const bad = r.non2xx + r.errors;
+  if (r.requests === 0) return 'no request completed';
+  if (bad > Math.max(10, r.requests * 0.01)) return `${r.non2xx} non-2xx and ${r.errors} errors in ${r.requests} requests`;
+  return undefined;
+}
+
+interface Running {
+  config: BenchConfig;
+  target: Target;
+  result: ConfigResult;
+  runs: Map<Kind, LoadResult[]>;
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const placement = choosePlacement();
+  const loadgen = chooseLoadGen(args.loadgen);
+  const plan = planFor(args.quick);
+  const tmp = mkdtempSync(join(tmpdir(), 'strangler-bench-'));
+  const cleanup = async () => {
+    await stopAll();
+    rmSync(tmp, { recursive: true, force: true });
+  };
+  installCleanup(cleanup);
+  try {
+    log(`placement: ${placement.description}`);
+    log(`load generator: ${loadgen}`);
+    const backend = await startBackend(placement);
+    const ctx: Context = { backendUrl: backend, tmp, placement };
+    if (args.profile !== undefined) return await runProfile(ctx, args.profile, loadgen, args.quick);
+    return await benchmark(ctx, plan, loadgen, args.quick);
+  } finally {
+    await cleanup();
+  }
+}
+
+async function startBackend(placement: Placement): Promise<string> {
+  const { command, args } = benchScript('backend');
+  const child = startChild('backend', command, args, { cpu: placement.clientCpu, stdout: 'pipe' });
+  const port = (await waitForLine(child, 'READY ')).split(' ')[1];
+  const url = `http://127.0.0.1:${port}`;
+  log(`backend: ${url} (pid ${child.pid})`);
+  return url;
+}
+
+async function benchmark(ctx: Context, plan: Report['plan'], loadgen: LoadGen, quick: boolean): Promise<number> {
+  const failures: string[] = [];
+  const results: ConfigResult[] = [];
+  const running: Running[] = [];
+
+  // Start everything first: idle proxies cost nothing, and the rounds can then interleave.
+  for (const config of CONFIGS) {
+    const result: ConfigResult = { key: config.key, label: config.label, status: 'ok', results: {} };
+    results.push(result);
+    const skip = config.skipReason?.();
+    if (skip !== undefined) {
+      Object.assign(result, { status: 'skipped', reason: skip });
+      log(`${config.label}: SKIPPED (${skip})`);
+      continue;
+    }
+    try {
+      const target = await config.start(ctx);
+      await (config.verify ?? defaultVerify(config))(target);
+      if (target.pid !== undefined) result.rssStartMiB = (treeRssBytes(target.pid) ?? NaN) / MiB;
+      running.push({ config, target, result, runs: new Map() });
+      log(`${config.label}: ready at ${target.url}${target.pid ? ` (pid ${target.pid})` : ''}`);
+    } catch (err) {
+      fail(result, failures, `failed to start: ${(err as Error).message}`);
+    }
+  }
+
+  const load = async (r: Running, kind: KindPlan, durationS: number): Promise<LoadResult | undefined> => {
+    const path = kind.body === 'small' ? r.config.smallPath : r.config.largePath;
+    try {
+      const res = await runLoad(loadgen, { url: r.target.url + path, connections: kind.connections, durationS }, ctx.placement.clientCpu);
+      const bad = bulkErrors(res);
+      if (bad !== undefined) fail(r.result, failures, `${kind.kind}: ${bad}`);
+      return res;
+    } catch (err) {
+      fail(r.result, failures, `${kind.kind}: load generator failed: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+
+  if (plan.warmupS > 0) {
+    for (const r of running) {
+      log(`warm-up: ${r.config.label}`);
+      // One small-body and one large-body run: the 1-connection run takes the same code path.
+      for (const kind of plan.kinds.filter((k) => k.kind !== 'small1')) {
+        await load(r, kind, kind.body === 'small' ? plan.warmupS : 1);
+      }
+    }
+  }
+
+  for (let round = 0; round < plan.rounds; round++) {
+    // Rotate the order each round so no configuration always runs first (or right after another).
+    const order = running.map((_, i) => running[(i + round) % running.length]!);
+    for (const r of order) {
+      for (const kind of plan.kinds) {
+        const res = await load(r, kind, kind.durationS);
+        if (res === undefined) continue;
+        r.runs.set(kind.kind, [...(r.runs.get(kind.kind) ?? []), res]);
+        log(
+          `round ${round + 1}/${plan.rounds} ${r.config.key.padEnd(9)} ${kind.kind.padEnd(7)} ` +
+            `${Math.round(res.rps).toString().padStart(6)} req/s  p50 ${res.p50Ms.toFixed(3)} ms  p99 ${res.p99Ms.toFixed(3)} ms` +
+            (kind.body === 'large' ? `  ${res.mibPerS.toFixed(0)} MiB/s` : '') +
+            (res.non2xx + res.errors ? `  (${res.non2xx} non-2xx, ${res.errors} errors)` : ''),
+        );
+      }
+    }
+  }
+
+  for (const r of running) {
+    for (const [kind, runs] of r.runs) r.result.results[kind] = summarise(runs);
+    if (r.target.pid !== undefined) r.result.rssEndMiB = (treeRssBytes(r.target.pid) ?? NaN) / MiB;
+    if (r.target.logFile !== undefined) r.result.accessLogMiB = fileMiB(r.target.logFile);
+  }
+  // Stop the proxies (the backend stays: the memory test needs it).
+  await Promise.all(running.map((r) => r.target.stop()));
+  const memory = await memoryTest(ctx, failures);
+
+  const byKey = new Map(results.map((r) => [r.key, r]));
+  const ratios = computeRatios(byKey);
+  const info = systemInfo(loadgen);
+  const report: Report = {
+    date: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    ...info,
+    placement: ctx.placement.description,
+    plan,
+    configs: results,
+    ratios,
+    targets: checkTargets(byKey, ratios, memory),
+    memory,
+    rss10kIdleMiB: byKey.get('gw-10k')?.rssStartMiB,
+    breaker: BREAKER_STATUS,
+    notes: notes(results, loadgen),
+    failures,
+  };
+  const md = renderMarkdown(report);
+  process.stdout.write(`\n${md}\n`);
+  if (!quick) {
+    log(`wrote ${writeResult('latest.md', md)}`);
+    log(`wrote ${writeResult('latest.json', JSON.stringify(report, null, 2) + '\n')}`);
+  } else {
+    // A smoke run's numbers mean nothing; keep the last full results in place.
+    log(`wrote ${writeResult('quick.md', md)}`);
+    log(`wrote ${writeResult('quick.json', JSON.stringify(report, null, 2) + '\n')}`);
+  }
+  if (failures.length) log(`FAILED: ${failures.length} problem(s); see above`);
+  return failures.length ? 1 : 0;
+}
+
+function defaultVerify(config: BenchConfig) {
+  return async (target: Target) => {
+    const res = await probe(target.url + config.smallPath, { 'x-user-id': 'user-1' });
+    if (res.status !== 200 || !res.body.startsWith('{"id":1')) {
+      throw new Error(`GET ${config.smallPath}: status ${res.status}: ${res.body.slice(0, 200)}`);
+    }
+  };
+}
+
+/** The 50 MiB upload/download on a fresh 1-route gateway, so earlier load does not hide growth. */
+async function memoryTest(ctx: Context, failures: string[]): Promise<Report['memory']> {
+  const sub = join(ctx.tmp, 'memory');
+  mkdirSync(sub);
+  let target: Target | undefined;
+  try {
+    target = await GATEWAY_1_ROUTE.start({ ...ctx, tmp: sub });
+    const result = await measureLargeBodies(target.url, '/api', target.pid!);
+    log(
+      `memory: RSS ${result.rssBeforeMiB.toFixed(1)} → ${result.rssAfterMiB.toFixed(1)} MiB ` +
+        `(peak ${result.rssPeakUploadMiB.toFixed(1)} up, ${result.rssPeakDownloadMiB.toFixed(1)} down) over ${result.bodyMiB} MiB up + down`,
+    );
+    return result;
+  } catch (err) {
+    const error = (err as Error).message;
+    failures.push(`memory test: ${error}`);
+    log(`memory test FAILED: ${error}`);
+    return { error };
+  } finally {
+    await target?.stop();
+  }
+}
+
+function notes(results: ConfigResult[], loadgen: LoadGen): string[] {
+  const logs = results
+    .filter((r) => r.accessLogMiB !== undefined)
+    .map((r) => `${r.key} ${r.accessLogMiB!.toFixed(1)} MiB`)
+    .join(', ');
+  return [
+    'All configurations forward to the same backend process (node:http, ~100 B JSON / 1 MiB / streamed bodies). ' +
+      'Every request carries x-user-id (64 values, round-robin) so all configurations send identical requests.',
+    'gateway: the built CLI (`node bin/strangler.js serve`), log level info, i.e. one JSON access-log line per request ' +
+      '(every feature on), written to a file. nginx: worker_processes 1, buffered access log to a file, proxy_buffering off. ' +
+      'bare proxy: fastify + @fastify/http-proxy, no logging.',
+    `Access logs written: ${logs || 'none'}.`,
+    'RSS is the proxy process (nginx: master + worker). MiB = 1,048,576 bytes.',
+    'With 2 cores the backend and the load generator share one core: "direct" and fast proxies (nginx) can be capped by that ' +
+      'core rather than by the proxy, which makes the gateway ÷ direct and ÷ nginx ratios conservative upper bounds of the gap.',
+    loadgen === 'autocannon'
+      ? 'autocannon latency percentiles are computed from every response time (float ms), not its whole-millisecond histogram.'
+      : 'wrk latency percentiles are wrk’s own (microsecond resolution).',
+    '"spread" is (max − min) / median of req/s across rounds; differences smaller than it are noise on this machine.',
+  ];
+}
+
+function fail(result: ConfigResult, failures: string[], reason: string): void {
+  failures.push(`${result.label}: ${reason}`);
+  if (result.status === 'ok') Object.assign(result, { status: 'failed', reason });
+  log(`${result.label}: FAILED: ${reason}`);
+}
+
+function fileMiB(path: string): number | undefined {
+  try {
+    return statSync(path).size / MiB;
+  } catch {
+    return undefined;
+  }
+}
+
+function log(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
+    void stopAll().finally(() => process.exit(1));
+  },
+);
