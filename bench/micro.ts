@@ -82,11 +82,11 @@ function main(): void {
     // The deepest route, requested below its prefix: the lookup walks 3 segment boundaries.
     const hit = `/svc/${count - 1}/api/items/1`;
     const miss = `/nowhere/${count}/items/1`;
-    const n = count.toLocaleString('en');
+    const n = `${count.toLocaleString('en')} route${count === 1 ? '' : 's'}`;
     rows.push(
-      bench(`route lookup, ${n} routes, hit`, hit, () => (table.match(hit) === undefined ? 0 : 1), `table built in ${buildMs.toFixed(1)} ms`),
+      bench(`route lookup, ${n}, hit`, hit, () => (table.match(hit) === undefined ? 0 : 1), `table built in ${buildMs.toFixed(1)} ms`),
     );
-    rows.push(bench(`route lookup, ${n} routes, miss`, miss, () => (table.match(miss) === undefined ? 0 : 1)));
+    rows.push(bench(`route lookup, ${n}, miss`, miss, () => (table.match(miss) === undefined ? 0 : 1)));
   }
 
   const keys = Array.from({ length: 1024 }, (_, i) => `user-${i * 7919}`);

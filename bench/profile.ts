@@ -1,7 +1,8 @@
 /**
- * `npm run bench -- --profile[=gw-1|gw-10k|gw-canary]`: runs one gateway configuration under
- * `node --cpu-prof` at 50 connections and summarises where its CPU time goes (self time per
- * function and per module), into bench/results/profile.md next to the raw .cpuprofile.
+ * `npm run bench -- --profile[=gw-1|gw-10k|gw-canary] [--large]`: runs one gateway configuration
+ * under `node --cpu-prof` (~100-byte body at 50 connections, or with --large the 1 MiB body at 10)
+ * and summarises where its CPU time goes (self time per function and per module), into
+ * bench/results/profile.md next to the raw .cpuprofile.
  */
 import { copyFileSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,19 +39,21 @@ export interface SelfTime {
   share: number;
 }
 
-export async function runProfile(ctx: Context, key: string, loadgen: LoadGen, quick: boolean): Promise<number> {
+export async function runProfile(ctx: Context, key: string, loadgen: LoadGen, quick: boolean, large = false): Promise<number> {
   const config = CONFIGS.find((c) => c.key === key && c.isGateway && c.skipReason === undefined);
   if (config === undefined) throw new Error(`--profile: "${key}" is not a gateway configuration (gw-1, gw-10k, gw-canary)`);
   const dir = join(ctx.tmp, 'prof');
   mkdirSync(dir);
   const target = await config.start({ ...ctx, gatewayNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
   const durationS = quick ? 2 : 10;
+  const url = target.url + (large ? config.largePath : config.smallPath);
+  const connections = large ? 10 : 50;
   let rps: number;
   let window: Window;
   try {
-    await runLoad(loadgen, { url: target.url + config.smallPath, connections: 50, durationS: quick ? 1 : 3 }, ctx.placement.clientCpu);
+    await runLoad(loadgen, { url, connections, durationS: quick ? 1 : 3 }, ctx.placement.clientCpu); // warm-up
     const fromUs = nowUs();
-    const res = await runLoad(loadgen, { url: target.url + config.smallPath, connections: 50, durationS }, ctx.placement.clientCpu);
+    const res = await runLoad(loadgen, { url, connections, durationS }, ctx.placement.clientCpu);
     window = { fromUs, toUs: nowUs() };
     rps = res.rps;
   } finally {
@@ -58,7 +61,7 @@ export async function runProfile(ctx: Context, key: string, loadgen: LoadGen, qu
   }
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (file === undefined) throw new Error('the gateway wrote no .cpuprofile');
-  const raw = join(ROOT, 'bench/results/gateway.cpuprofile');
+  const raw = join(ROOT, `bench/results/gateway${large ? '-1mb' : ''}.cpuprofile`);
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   copyFileSync(join(dir, file), raw);
 
@@ -68,9 +71,9 @@ export async function runProfile(ctx: Context, key: string, loadgen: LoadGen, qu
   const byModule = selfTimes(profile, window, (f) => moduleOf(f));
   const idle = byModule.find((r) => r.name === '(idle)');
   const md = [
-    `# Gateway CPU profile: ${config.label}`,
+    `# Gateway CPU profile: ${config.label}, ${large ? '1 MiB' : '~100-byte'} body`,
     '',
-    `${new Date().toISOString()}, node ${process.version}, ${loadgen}, 50 connections, ${durationS} s, ${Math.round(rps)} req/s ` +
+    `${new Date().toISOString()}, node ${process.version}, ${loadgen}, ${connections} connections, ${durationS} s, ${Math.round(rps)} req/s ` +
       `(the profiler itself slows the gateway). Samples from the measured run only (after a warm-up). ` +
       `Shares are of busy time; the gateway's CPU was idle ${idle ? idle.ms.toFixed(0) : 0} ms of the run. Raw profile: ${raw}`,
     '',
@@ -84,7 +87,7 @@ export async function runProfile(ctx: Context, key: string, loadgen: LoadGen, qu
     '',
   ].join('\n');
   process.stdout.write(`\n${md}\n`);
-  process.stderr.write(`bench: wrote ${writeResult('profile.md', md)}\n`);
+  process.stderr.write(`bench: wrote ${writeResult(`profile${large ? '-1mb' : ''}.md`, md)}\n`);
   return 0;
 }
 

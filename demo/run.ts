@@ -8,7 +8,7 @@ import { createLegacyServer } from '../legacy/server.js';
 import { createModernServer } from '../modern/server.js';
 import { ServeConfig } from '../src/config.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
-import { createLogger } from '../src/logger.js';
+import { createLoggers } from '../src/logger.js';
 import type { RouteCreate } from '../src/routing/schema.js';
 
 const SEED: RouteCreate[] = [
@@ -33,8 +33,8 @@ async function main(): Promise<void> {
     logFormat: 'pretty',
     shutdownGraceMs: 2_000,
   });
-  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
-  const gateway = await startGateway(config, { logger });
+  const { logger, accessLogger } = createLoggers({ level: config.logLevel, format: config.logFormat });
+  const gateway = await startGateway(config, { logger, accessLogger });
   seed(gateway);
   printWelcome(gateway, config.db);
 

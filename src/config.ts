@@ -19,6 +19,7 @@ export const DEFAULTS = {
   adminHost: '127.0.0.1',
   logLevel: 'info',
   logFormat: 'json',
+  accessLog: 'on',
   shutdownGraceMs: 10_000, // 10 s: most requests finish; shorter than Kubernetes' 30 s kill
   keepAliveTimeoutMs: 65_000, // above the 60 s idle timeout of common load balancers
 } as const;
@@ -36,6 +37,7 @@ export const ServeConfig = z
     adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
     logLevel: z.enum(LOG_LEVELS).default(DEFAULTS.logLevel),
     logFormat: z.enum(['json', 'pretty']).default(DEFAULTS.logFormat),
+    accessLog: z.enum(['on', 'off']).default(DEFAULTS.accessLog),
     shutdownGraceMs: z.coerce.number().int().min(0).max(600_000).default(DEFAULTS.shutdownGraceMs),
     keepAliveTimeoutMs: z.coerce.number().int().min(1000).max(3_600_000).default(DEFAULTS.keepAliveTimeoutMs),
   })

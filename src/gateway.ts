@@ -10,6 +10,8 @@ import { RouteStore } from './routing/store.js';
 
 export interface GatewayDeps {
   logger: Logger;
+  /** Where access-log lines go (default: `logger`); see createLoggers. */
+  accessLogger?: Logger;
   clock?: Clock;
   random?: Random;
   /** How often to look for changes other processes made to the database. */
@@ -37,6 +39,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     routes,
     upstreams: { legacy: createUpstream('legacy', config.legacy), modern: createUpstream('modern', config.modern) },
     logger: logger.child({ component: 'proxy' }),
+    accessLogger: config.accessLog === 'on' ? (deps.accessLogger ?? logger).child({ component: 'access' }) : undefined,
     random: deps.random ?? systemRandom,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
   });

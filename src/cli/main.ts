@@ -19,6 +19,7 @@ serve flags (each also read from the env var shown):
   --admin-host ADDR           STRANGLER_ADMIN_HOST       admin API address (default 127.0.0.1)
   --log-level LEVEL           STRANGLER_LOG_LEVEL        fatal|error|warn|info|debug|trace|silent (default info)
   --log-format FORMAT         STRANGLER_LOG_FORMAT       json|pretty (default json)
+  --access-log on|off         STRANGLER_ACCESS_LOG       one log line per request (default on)
   --shutdown-grace-ms N       STRANGLER_SHUTDOWN_GRACE_MS  drain time on SIGTERM (default 10000)
   --keep-alive-timeout-ms N   STRANGLER_KEEP_ALIVE_TIMEOUT_MS  client keep-alive (default 65000)
                               STRANGLER_ADMIN_TOKEN      admin bearer token (env only)

@@ -1,7 +1,7 @@
 import { ServeConfig } from '../config.js';
 import { isGatewayError } from '../errors.js';
 import { startGateway } from '../gateway.js';
-import { createLogger } from '../logger.js';
+import { createLoggers } from '../logger.js';
 import { UsageError, parseFlags, type FlagSpec } from './args.js';
 
 export const SERVE_FLAGS: readonly FlagSpec[] = [
@@ -15,6 +15,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { key: 'adminToken', env: 'STRANGLER_ADMIN_TOKEN', envOnly: true },
   { key: 'logLevel', env: 'STRANGLER_LOG_LEVEL' },
   { key: 'logFormat', env: 'STRANGLER_LOG_FORMAT' },
+  { key: 'accessLog', env: 'STRANGLER_ACCESS_LOG' },
   { key: 'shutdownGraceMs', env: 'STRANGLER_SHUTDOWN_GRACE_MS' },
   { key: 'keepAliveTimeoutMs', env: 'STRANGLER_KEEP_ALIVE_TIMEOUT_MS' },
 ];
@@ -24,10 +25,10 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   const { config, positionals } = parseFlags(argv, SERVE_FLAGS, ServeConfig, env);
   if (positionals.length > 0) throw new UsageError(`serve takes no arguments (got "${positionals[0]}")`);
 
-  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  const { logger, accessLogger } = createLoggers({ level: config.logLevel, format: config.logFormat });
   let gateway;
   try {
-    gateway = await startGateway(config, { logger });
+    gateway = await startGateway(config, { logger, accessLogger });
   } catch (err) {
     logger.flush();
     if (isGatewayError(err) && err.code === 'DB_OPEN_FAILED') throw new UsageError(err.message);

@@ -45,9 +45,12 @@ export function clientRequestId(req: IncomingMessage): string | undefined {
   return typeof id === 'string' && REQUEST_ID.test(id) ? id : undefined;
 }
 
+/** The Connection values nearly every message carries, which name no other header. */
+const PLAIN_CONNECTION = /^\s*(keep-alive|close)\s*$/i;
+
 /** Tokens named in a Connection header are hop-by-hop too (RFC 9110 §7.6.1). */
 function connectionTokens(value: string | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
+  if (value === undefined || PLAIN_CONNECTION.test(value)) return undefined;
   const tokens = value
     .toLowerCase()
     .split(',')

@@ -18,6 +18,8 @@ export interface ProxyOptions {
   routes: Pick<LiveRoutes, 'current'>;
   upstreams: Record<Backend, Upstream>;
   logger: Logger;
+  /** One line per request at info; undefined turns the access log off (failures are still logged). */
+  accessLogger: Logger | undefined;
   random?: Random;
   /** Idle keep-alive time for client connections; keep it above any load balancer's idle timeout. */
   keepAliveTimeoutMs?: number;
@@ -33,6 +35,7 @@ export class ProxyServer {
   private readonly routes: Pick<LiveRoutes, 'current'>;
   private readonly upstreams: Record<Backend, Upstream>;
   private readonly logger: Logger;
+  private readonly accessLogger: Logger | undefined;
   private readonly random: Random;
   private readonly upgraded = new Set<Duplex>();
   private draining = false;
@@ -41,6 +44,7 @@ export class ProxyServer {
     this.routes = options.routes;
     this.upstreams = options.upstreams;
     this.logger = options.logger;
+    this.accessLogger = options.accessLogger;
     this.random = options.random ?? systemRandom;
     this.server = http.createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000 }, (req, res) =>
       this.handleRequest(req, res),
@@ -143,6 +147,7 @@ export class ProxyServer {
     start: number,
     outcome: ForwardOutcome,
   ): void {
+    if (outcome.error === undefined && this.accessLogger === undefined) return;
     const entry = {
       reqId: requestId,
       method: req.method,
@@ -152,7 +157,7 @@ export class ProxyServer {
       status: outcome.status,
       ms: Math.round((performance.now() - start) * 100) / 100,
     };
-    if (outcome.error === undefined) this.logger.info(entry, 'request');
+    if (outcome.error === undefined) this.accessLogger!.info(entry, 'request');
     else this.logger.warn({ ...entry, err: outcome.error }, 'request failed');
   }
 

@@ -42,7 +42,8 @@ const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-interface RouteRow {
+/** A `routes` row as SQLite returns it. */
+export interface RouteRow {
   id: string;
   path_prefix: string;
   mode: string;
@@ -54,7 +55,8 @@ interface RouteRow {
   updated_at: string;
 }
 
-interface HistoryRow {
+/** A `route_history` row as SQLite returns it. */
+export interface HistoryRow {
   route_id: string;
   version: number;
   action: string;

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HistoryAction, HistoryEntry, Route } from '../../src/routing/schema.js';
 import { admin, startTestGateway, type TestGateway } from '../helpers/servers.js';
+import type { HistoryRow, RouteRow } from '../../src/routing/store.js';
 
 /**
  * Property-based chaos against the admin API of one real gateway: arbitrary methods, paths,
@@ -340,26 +341,6 @@ function checkResponse(req: FuzzRequest, res: FuzzResponse): void {
   if (Array.isArray(body.routes)) for (const r of body.routes) Route.parse(r);
   else if (Array.isArray(body.history)) for (const h of body.history) HistoryEntry.parse(h);
   else if ('id' in body) Route.parse(body);
-}
-
-interface RouteRow {
-  id: string;
-  path_prefix: string;
-  mode: string;
-  canary_percent: number;
-  sticky_key: string;
-  timeout_ms: number;
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
-
-interface HistoryRow {
-  route_id: string;
-  version: number;
-  action: string;
-  before: string | null;
-  after: string | null;
 }
 
 /** Reads the database file directly, read-only, and checks it is self-consistent. */

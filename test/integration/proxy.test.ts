@@ -292,4 +292,16 @@ describe('access log', () => {
     const audit = lines.filter((l) => l.msg === 'route changed');
     expect(audit[0]).toMatchObject({ action: 'create', route: 'orders', version: 1, actor: 'anonymous' });
   });
+
+  it('with --access-log off writes no per-request lines, but still logs failures', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    await gw.stop();
+    gw = await startTestGateway({ deps: { logger }, config: { accessLog: 'off' } });
+    await fetch(`${gw.proxyUrl}/fine`);
+    await gw.legacy.close();
+    expect((await fetch(`${gw.proxyUrl}/broken`)).status).toBe(502);
+    expect(lines.filter((l) => l.msg === 'request')).toHaveLength(0);
+    expect(lines.filter((l) => l.msg === 'request failed')).toMatchObject([{ path: '/broken', status: 502 }]);
+  });
 });
