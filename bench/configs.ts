@@ -5,7 +5,6 @@
  */
 import { closeSync, mkdirSync, openSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { BREAKER_STATUS } from './breaker.js';
 import { USERS } from './load.js';
 import {
   benchScript,
@@ -41,7 +40,7 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export type ConfigKey = 'direct' | 'bare' | 'nginx' | 'gw-1' | 'gw-10k' | 'gw-canary' | 'gw-breaker';
+export type ConfigKey = 'direct' | 'bare' | 'nginx' | 'gw-1' | 'gw-10k' | 'gw-canary';
 
 export interface BenchConfig {
   key: ConfigKey;
@@ -280,22 +279,6 @@ const gwCanary = gateway({
   },
 });
 
-/*
- * ── Circuit breaker: PLACEHOLDER (see breaker.ts) ──────────────────────────────────────────
- * When the breaker lands, this becomes a gateway configuration with the breaker enabled on the
- * route (closed state, healthy backend), so its per-request cost shows next to "gateway, 1 route",
- * plus a "breaker ÷ plain 1-route" ratio in report.ts. Until then it is listed and skipped.
- */
-const gwBreaker: BenchConfig = {
-  key: 'gw-breaker',
-  label: 'gateway, circuit breaker on',
-  smallPath: '/api/items/1',
-  largePath: '/api/1mb',
-  isGateway: true,
-  skipReason: () => BREAKER_STATUS,
-  start: () => Promise.reject(new Error(BREAKER_STATUS)),
-};
-
-export const CONFIGS: readonly BenchConfig[] = [direct, bare, nginx, gw1, gw10k, gwCanary, gwBreaker];
+export const CONFIGS: readonly BenchConfig[] = [direct, bare, nginx, gw1, gw10k, gwCanary];
 
 export const GATEWAY_1_ROUTE = gw1;

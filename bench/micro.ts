@@ -8,8 +8,8 @@ import { cpus } from 'node:os';
 import { bucketOf } from '../src/routing/canary.js';
 import { normaliseTarget } from '../src/routing/path.js';
 import { RouteTable } from '../src/routing/route-table.js';
-import type { Route } from '../src/routing/schema.js';
-import { BREAKER_STATUS } from './breaker.js';
+import { DEFAULT_RESILIENCE, type Route } from '../src/routing/schema.js';
+import { CircuitBreaker } from '../src/resilience/breaker.js';
 import { median, writeResult } from './report.js';
 
 const BATCHES = 7;
@@ -66,6 +66,7 @@ function routes(count: number): Route[] {
     canaryPercent: 0,
     stickyKey: 'cookie',
     timeoutMs: 30_000,
+    resilience: DEFAULT_RESILIENCE,
     version: 1,
     createdAt: at,
     updatedAt: at,
@@ -97,9 +98,14 @@ function main(): void {
   rows.push(bench('normaliseTarget, canonical path', canonical, () => (normaliseTarget(canonical).ok ? 1 : 0)));
   rows.push(bench('normaliseTarget, dirty path', dirty, () => (normaliseTarget(dirty).ok ? 1 : 0)));
 
-  // ── Circuit breaker: PLACEHOLDER. When it exists, time its per-request check
-  // (closed state, and open state refusing) here, like the rows above.
-  const breaker: Row = { name: 'circuit breaker check', nsPerOp: NaN, input: '', note: BREAKER_STATUS };
+  // The breaker's bookkeeping per modern call: admit, then record the outcome.
+  const closed = new CircuitBreaker({}, { now: () => 0 });
+  rows.push(bench('circuit breaker: admit + record success (closed)', 'defaults', () => (closed.tryAcquire() ? (closed.onSuccess(1), 1) : 0)));
+  let t = 0;
+  const open = new CircuitBreaker({ windowSize: 1, minimumCalls: 1, openMs: 1e15 }, { now: () => t });
+  open.tryAcquire();
+  open.onFailure(1);
+  rows.push(bench('circuit breaker: refuse (open)', 'open', () => (open.tryAcquire() ? 1 : (t++, 0))));
 
   const header = [
     `# strangler-gateway micro-benchmarks`,
@@ -111,7 +117,7 @@ function main(): void {
     '| benchmark | ns/op | ops/s | input | note |',
     '|---|---:|---:|---|---|',
   ];
-  const body = [...rows, breaker].map((r) => {
+  const body = rows.map((r) => {
     const ns = Number.isNaN(r.nsPerOp) ? '—' : r.nsPerOp.toFixed(1);
     const ops = Number.isNaN(r.nsPerOp) ? '—' : Math.round(1e9 / r.nsPerOp).toLocaleString('en');
     return `| ${r.name} | ${ns} | ${ops} | ${r.input ? `\`${r.input}\`` : ''} | ${r.note ?? ''} |`;

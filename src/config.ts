@@ -22,6 +22,7 @@ export const DEFAULTS = {
   accessLog: 'on',
   shutdownGraceMs: 10_000, // 10 s: most requests finish; shorter than Kubernetes' 30 s kill
   keepAliveTimeoutMs: 65_000, // above the 60 s idle timeout of common load balancers
+  maxInFlight: 256, // per backend: enough for a busy monolith, bounded so a slow one cannot take every socket
 } as const;
 
 /** Everything `strangler serve` needs; flags and environment variables both land here. */
@@ -40,6 +41,8 @@ export const ServeConfig = z
     accessLog: z.enum(['on', 'off']).default(DEFAULTS.accessLog),
     shutdownGraceMs: z.coerce.number().int().min(0).max(600_000).default(DEFAULTS.shutdownGraceMs),
     keepAliveTimeoutMs: z.coerce.number().int().min(1000).max(3_600_000).default(DEFAULTS.keepAliveTimeoutMs),
+    legacyMaxInFlight: z.coerce.number().int().min(1).max(100_000).default(DEFAULTS.maxInFlight),
+    modernMaxInFlight: z.coerce.number().int().min(1).max(100_000).default(DEFAULTS.maxInFlight),
   })
   .strict()
   .refine((c) => c.adminToken !== undefined || isLoopback(c.adminHost), {

@@ -20,6 +20,8 @@ export const ERRORS = {
   UPSTREAM_CONNECT_ERROR: { status: 502, message: 'The backend could not be reached' },
   UPSTREAM_ERROR: { status: 502, message: 'The backend failed' },
   NOT_READY: { status: 503, message: 'The gateway is not ready' },
+  CIRCUIT_OPEN: { status: 503, message: 'The backend is failing; its circuit breaker is open' },
+  BACKEND_BUSY: { status: 503, message: 'The backend has too many requests in flight' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The backend did not answer in time' },
   CONFIG_INVALID: { status: 400, message: 'The configuration is invalid' },
   DB_OPEN_FAILED: { status: 500, message: 'The route database could not be opened' },

@@ -4,6 +4,7 @@ import { buildAdminApp } from './admin/server.js';
 import { systemClock, systemRandom, type Clock, type Random } from './clock.js';
 import type { ServeConfig } from './config.js';
 import { ProxyServer } from './proxy/proxy.js';
+import { BreakerRegistry } from './resilience/breaker-registry.js';
 import { createUpstream } from './proxy/upstream.js';
 import { LiveRoutes } from './routing/live-routes.js';
 import { RouteStore } from './routing/store.js';
@@ -35,9 +36,15 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
   const clock = deps.clock ?? systemClock;
   const store = RouteStore.open(config.db, { clock });
   const routes = new LiveRoutes(store, logger.child({ component: 'routes' }), deps.pollMs);
+  const breakers = new BreakerRegistry(clock, logger.child({ component: 'breaker' }));
   const proxy = new ProxyServer({
     routes,
-    upstreams: { legacy: createUpstream('legacy', config.legacy), modern: createUpstream('modern', config.modern) },
+    upstreams: {
+      legacy: createUpstream('legacy', config.legacy, clock, { maxInFlight: config.legacyMaxInFlight }),
+      modern: createUpstream('modern', config.modern, clock, { maxInFlight: config.modernMaxInFlight }),
+    },
+    breakers,
+    clock,
     logger: logger.child({ component: 'proxy' }),
     accessLogger: config.accessLog === 'on' ? (deps.accessLogger ?? logger).child({ component: 'access' }) : undefined,
     random: deps.random ?? systemRandom,
@@ -47,6 +54,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
   const admin = await buildAdminApp({
     store,
     routes,
+    breakers,
     logger: logger.child({ component: 'admin' }),
     token: config.adminToken,
     isDraining: () => draining,

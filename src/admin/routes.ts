@@ -11,7 +11,7 @@ import {
   type Route,
 } from '../routing/schema.js';
 import type { AdminOptions } from './server.js';
-import { parseOrThrow } from './validation.js';
+import { parseOrThrow } from '../validation.js';
 
 type IdRequest = FastifyRequest<{ Params: { id: string } }>;
 

@@ -2,14 +2,17 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { GatewayError, errorJson, isGatewayError, type ErrorCode } from '../errors.js';
+import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
 import type { RouteStore } from '../routing/store.js';
+import { registerBreakers } from './breakers.js';
 import { registerHealth } from './health.js';
 import { registerRoutes } from './routes.js';
 
 export interface AdminOptions {
   store: RouteStore;
   routes: LiveRoutes;
+  breakers: BreakerRegistry;
   logger: Logger;
   /** When set, every call but the health probes needs `Authorization: Bearer <token>`. */
   token: string | undefined;
@@ -51,6 +54,7 @@ export async function buildAdminApp(options: AdminOptions): Promise<FastifyInsta
 
   registerHealth(app, options);
   registerRoutes(app, options);
+  registerBreakers(app, options);
   await app.ready();
   return app;
 }

@@ -22,6 +22,8 @@ serve flags (each also read from the env var shown):
   --access-log on|off         STRANGLER_ACCESS_LOG       one log line per request (default on)
   --shutdown-grace-ms N       STRANGLER_SHUTDOWN_GRACE_MS  drain time on SIGTERM (default 10000)
   --keep-alive-timeout-ms N   STRANGLER_KEEP_ALIVE_TIMEOUT_MS  client keep-alive (default 65000)
+  --legacy-max-in-flight N    STRANGLER_LEGACY_MAX_IN_FLIGHT   legacy bulkhead (default 256)
+  --modern-max-in-flight N    STRANGLER_MODERN_MAX_IN_FLIGHT   modern bulkhead (default 256)
                               STRANGLER_ADMIN_TOKEN      admin bearer token (env only)
 `;
 

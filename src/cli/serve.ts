@@ -18,6 +18,8 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { key: 'accessLog', env: 'STRANGLER_ACCESS_LOG' },
   { key: 'shutdownGraceMs', env: 'STRANGLER_SHUTDOWN_GRACE_MS' },
   { key: 'keepAliveTimeoutMs', env: 'STRANGLER_KEEP_ALIVE_TIMEOUT_MS' },
+  { key: 'legacyMaxInFlight', env: 'STRANGLER_LEGACY_MAX_IN_FLIGHT' },
+  { key: 'modernMaxInFlight', env: 'STRANGLER_MODERN_MAX_IN_FLIGHT' },
 ];
 
 /** `strangler serve`: runs the gateway until SIGTERM or SIGINT, then drains and exits 0. */

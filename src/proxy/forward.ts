@@ -1,7 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import { ERRORS, errorJson, type ErrorCode } from '../errors.js';
-import { clientResponseHeaders } from './headers.js';
 
 /** Why an upstream call failed, as the client's error code. */
 export function upstreamErrorCode(err: Error): ErrorCode {
@@ -46,68 +44,6 @@ export class ClientGoneError extends Error {
 export interface ForwardOutcome {
   status: number;
   error?: Error;
-}
-
-/**
- * Streams one upstream response to the client with backpressure both ways: when the client
- * reads slowly, the upstream socket is paused rather than the body being buffered.
- * Uses undici's native (callback) handler interface, which skips a header-parsing wrapper.
- */
-export class ForwardHandler implements Dispatcher.DispatchHandler {
-  private abortUpstream: ((err?: Error) => void) | undefined;
-  private resume: (() => void) | undefined;
-  private status = 0;
-  private clientGone = false;
-
-  constructor(
-    private readonly res: ServerResponse,
-    private readonly extraHeaders: string[],
-    private readonly done: (outcome: ForwardOutcome) => void,
-  ) {
-    res.once('close', () => {
-      if (res.writableFinished) return;
-      this.clientGone = true;
-      this.abortUpstream?.(new ClientGoneError());
-    });
-  }
-
-  onConnect(abort: (err?: Error) => void): void {
-    if (this.clientGone) abort(new ClientGoneError());
-    else this.abortUpstream = abort;
-  }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true; // interim responses are the gateway's own business with each side
-    this.resume = resume;
-    this.status = statusCode;
-    this.res.writeHead(statusCode, clientResponseHeaders(rawHeaders, this.extraHeaders));
-    return true;
-  }
-
-  onData(chunk: Buffer): boolean {
-    const writable = this.res.write(chunk);
-    if (!writable) this.res.once('drain', this.resume!);
-    return writable;
-  }
-
-  onComplete(): void {
-    this.res.end();
-    this.done({ status: this.status });
-  }
-
-  onError(err: Error): void {
-    if (this.clientGone || err instanceof ClientGoneError) {
-      this.done({ status: 499, error: err });
-    } else if (!this.res.headersSent) {
-      const code = upstreamErrorCode(err);
-      sendError(this.res, code, undefined, this.extraHeaders);
-      this.done({ status: this.res.statusCode, error: err });
-    } else {
-      // Mid-body failure: abort the client's connection so a truncated body is never taken as whole.
-      this.res.destroy(err);
-      this.done({ status: this.status, error: err });
-    }
-  }
 }
 
 /** True when the request has a body to stream upstream. */

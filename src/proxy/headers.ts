@@ -20,6 +20,7 @@ const NOT_FORWARDED_REQUEST = new Set([
   'x-forwarded-proto',
   'x-forwarded-host',
   'x-request-id',
+  'x-strangler-deadline-ms', // replaced by the time actually left
 ]);
 
 const NOT_FORWARDED_RESPONSE = new Set([

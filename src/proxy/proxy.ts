@@ -4,11 +4,12 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { Random } from '../clock.js';
-import { systemRandom } from '../clock.js';
-import { DEFAULT_ROUTE_SETTINGS, type Backend } from '../routing/schema.js';
+import { systemClock, systemRandom, type Clock, type Random } from '../clock.js';
+import type { BreakerRegistry } from '../resilience/breaker-registry.js';
+import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type Backend } from '../routing/schema.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
-import { ForwardHandler, hasBody, sendError, type ForwardOutcome } from './forward.js';
+import { Exchange, type ExchangeOutcome } from './exchange.js';
+import { hasBody, sendError, type ForwardOutcome } from './forward.js';
 import { clientRequestId, upstreamRequestHeaders } from './headers.js';
 import { resolve, type Resolution } from './resolve.js';
 import type { Upstream } from './upstream.js';
@@ -20,6 +21,8 @@ export interface ProxyOptions {
   logger: Logger;
   /** One line per request at info; undefined turns the access log off (failures are still logged). */
   accessLogger: Logger | undefined;
+  breakers: BreakerRegistry;
+  clock?: Clock;
   random?: Random;
   /** Idle keep-alive time for client connections; keep it above any load balancer's idle timeout. */
   keepAliveTimeoutMs?: number;
@@ -37,6 +40,8 @@ export class ProxyServer {
   private readonly logger: Logger;
   private readonly accessLogger: Logger | undefined;
   private readonly random: Random;
+  private readonly clock: Clock;
+  private readonly breakers: BreakerRegistry;
   private readonly upgraded = new Set<Duplex>();
   private draining = false;
 
@@ -46,6 +51,8 @@ export class ProxyServer {
     this.logger = options.logger;
     this.accessLogger = options.accessLogger;
     this.random = options.random ?? systemRandom;
+    this.clock = options.clock ?? systemClock;
+    this.breakers = options.breakers;
     this.server = http.createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000 }, (req, res) =>
       this.handleRequest(req, res),
     );
@@ -64,21 +71,20 @@ export class ProxyServer {
       this.logAccess(req, requestId, undefined, start, { status: 400 });
       return;
     }
-    const upstream = this.upstreams[resolution.backend];
-    const extra = this.responseHeaders(resolution, requestId);
-    const timeout = resolution.route?.timeoutMs ?? DEFAULT_ROUTE_SETTINGS.timeoutMs;
-    const handler = new ForwardHandler(res, extra, (outcome) => this.logAccess(req, requestId, resolution, start, outcome));
-    upstream.pool.dispatch(
-      {
-        path: upstream.basePath + resolution.target,
-        method: req.method!,
-        headers: upstreamRequestHeaders(req, requestId),
-        body: hasBody(req) ? req : null,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      },
-      handler,
-    );
+    const exchange = (body: Buffer | IncomingMessage | null) =>
+      new Exchange(
+        { upstreams: this.upstreams, breakers: this.breakers, clock: this.clock, random: this.random },
+        req,
+        res,
+        resolution,
+        body,
+        upstreamRequestHeaders(req, requestId),
+        this.clientHeaders(resolution, requestId),
+        (outcome) => this.logAccess(req, requestId, resolution, start, outcome),
+      ).start();
+    if (!hasBody(req)) return exchange(null);
+    if (!mayReplay(req, resolution)) return exchange(req);
+    readBody(req, REPLAY_BUFFER_BYTES).then(exchange, () => res.destroy());
   }
 
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -96,8 +102,9 @@ export class ProxyServer {
     this.upgraded.add(socket);
     socket.once('close', () => this.upgraded.delete(socket));
     const upstream = this.upstreams[resolution.backend];
-    const handler = new UpgradeHandler(socket, head, this.responseHeaders(resolution, requestId), (outcome) =>
-      this.logAccess(req, requestId, resolution, start, outcome),
+    const clientHeaders = [...this.clientHeaders(resolution, requestId), 'x-strangler-backend', resolution.backend];
+    const handler = new UpgradeHandler(socket, head, clientHeaders, (outcome) =>
+      this.logAccess(req, requestId, resolution, start, { ...outcome, backend: resolution.backend }),
     );
     upstream.pool.dispatch(
       {
@@ -133,9 +140,10 @@ export class ProxyServer {
     return headers;
   }
 
-  private responseHeaders(resolution: Resolution, requestId: string): string[] {
+  /** What every answer to this request carries, whichever backend serves it. */
+  private clientHeaders(resolution: Resolution, requestId: string): string[] {
     const headers = this.baseHeaders(requestId);
-    headers.push('x-strangler-backend', resolution.backend, 'x-strangler-route', resolution.route?.id ?? 'default');
+    headers.push('x-strangler-route', resolution.route?.id ?? 'default');
     if (resolution.setCookie !== undefined) headers.push('set-cookie', resolution.setCookie);
     return headers;
   }
@@ -145,7 +153,7 @@ export class ProxyServer {
     requestId: string,
     resolution: Resolution | undefined,
     start: number,
-    outcome: ForwardOutcome,
+    outcome: ForwardOutcome & Partial<Pick<ExchangeOutcome, 'backend' | 'fallback' | 'tries'>>,
   ): void {
     if (outcome.error === undefined && this.accessLogger === undefined) return;
     const entry = {
@@ -153,8 +161,10 @@ export class ProxyServer {
       method: req.method,
       path: resolution?.target ?? req.url,
       route: resolution?.route?.id ?? 'default',
-      backend: resolution?.backend,
+      backend: outcome.backend,
       status: outcome.status,
+      fallback: outcome.fallback,
+      tries: outcome.tries,
       ms: Math.round((performance.now() - start) * 100) / 100,
     };
     if (outcome.error === undefined) this.accessLogger!.info(entry, 'request');
@@ -191,4 +201,30 @@ export class ProxyServer {
     clearTimeout(timer);
     await Promise.all(Object.values(this.upstreams).map((u) => u.pool.close()));
   }
+}
+
+/** Bodies up to this size are buffered when a retry or a fallback might have to send them again. */
+export const REPLAY_BUFFER_BYTES = 64 * 1024;
+
+/** Whether this request's body is worth buffering: it is small, of known length, and may be replayed. */
+function mayReplay(req: IncomingMessage, resolution: Resolution): boolean {
+  const length = Number(req.headers['content-length']);
+  if (!(length <= REPLAY_BUFFER_BYTES)) return false;
+  const resilience = resolution.route?.resilience ?? DEFAULT_RESILIENCE;
+  return resilience.retries > 0 || (resolution.backend === 'modern' && resilience.fallback);
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolveBody, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) return req.destroy(new Error('body larger than announced'));
+      chunks.push(chunk);
+    });
+    req.once('end', () => resolveBody(Buffer.concat(chunks, size)));
+    req.once('error', reject);
+    req.once('close', () => req.complete || reject(new Error('client aborted')));
+  });
 }

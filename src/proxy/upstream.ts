@@ -1,28 +1,38 @@
 import { Pool } from 'undici';
+import type { Clock } from '../clock.js';
+import { Bulkhead } from '../resilience/bulkhead.js';
+import { RetryBudget } from '../resilience/retry-budget.js';
 import type { Backend } from '../routing/schema.js';
 
-/** One backend: its keep-alive connection pool and the base path prepended to forwarded paths. */
+/** One backend: its pool, its compartment, its retry budget, and the base path prepended to forwarded paths. */
 export interface Upstream {
   readonly name: Backend;
   readonly origin: string;
   readonly basePath: string;
   readonly pool: Pool;
+  readonly bulkhead: Bulkhead;
+  readonly budget: RetryBudget;
 }
 
 export interface UpstreamOptions {
-  /** Most sockets open to this backend at once. */
-  connections?: number;
+  /** Most requests in flight to this backend at once (and most sockets open to it). */
+  maxInFlight?: number;
   connectTimeoutMs?: number;
 }
 
-export function createUpstream(name: Backend, url: string, options: UpstreamOptions = {}): Upstream {
+export const DEFAULT_MAX_IN_FLIGHT = 256;
+
+export function createUpstream(name: Backend, url: string, clock: Clock, options: UpstreamOptions = {}): Upstream {
   const parsed = new URL(url);
+  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
   return {
     name,
     origin: parsed.origin,
     basePath: parsed.pathname.replace(/\/+$/, ''),
+    bulkhead: new Bulkhead(maxInFlight),
+    budget: new RetryBudget({}, clock),
     pool: new Pool(parsed.origin, {
-      connections: options.connections ?? 256,
+      connections: maxInFlight, // one socket per in-flight request: the bulkhead is the real bound
       connect: { timeout: options.connectTimeoutMs ?? 5_000 }, // 5 s: a backend that slow to accept is down
       keepAliveTimeout: 4_000, // below Node's default 5 s server keep-alive, so we never reuse a socket the backend is closing
       // The gateway's own retry rules decide what is replayed; the pool must never retry on its own.

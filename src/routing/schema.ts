@@ -35,6 +35,90 @@ export const DEFAULT_ROUTE_SETTINGS = {
   timeoutMs: 30_000, // 30 s: long enough for a slow monolith page, short enough to free a socket
 } as const;
 
+/** The modern side's circuit breaker; see resilience/breaker.ts for the state machine. */
+export const BreakerSettings = z
+  .object({
+    failureRatePercent: z.number().int().min(1).max(100),
+    windowSize: z.number().int().min(1).max(1000),
+    minimumCalls: z.number().int().min(1).max(1000),
+    openMs: z.number().int().min(1).max(3_600_000),
+    halfOpenProbes: z.number().int().min(1).max(100),
+    slowCallMs: z.number().int().min(1).max(600_000).nullable(),
+    /** Whether a 5xx answer counts as a failure (connection errors and timeouts always do). */
+    countServerErrors: z.boolean(),
+  })
+  .strict()
+  .refine((b) => b.minimumCalls <= b.windowSize, { path: ['minimumCalls'], message: 'must not exceed windowSize' });
+export type BreakerSettings = z.infer<typeof BreakerSettings>;
+
+export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = {
+  failureRatePercent: 50, // half the recent calls failing is an outage, not a blip
+  windowSize: 20,
+  minimumCalls: 10, // two failures out of two must not trip it
+  openMs: 30_000, // long enough for a restart or a rollback of the modern service
+  halfOpenProbes: 3,
+  slowCallMs: null,
+  countServerErrors: true,
+};
+
+/** What happens when the modern side fails: retries, fallback to legacy, the overall deadline. */
+export const ResilienceSettings = z
+  .object({
+    /** Extra tries on the same backend for transient failures (connection errors, timeouts, 502/503/504, 429). */
+    retries: z.number().int().min(0).max(5),
+    /** Replay to legacy when modern fails or its breaker is open, where replay is safe. */
+    fallback: z.boolean(),
+    /** Modern answers to a safe method that mean "not ported yet": served from legacy instead. */
+    fallthroughStatuses: z.array(z.number().int().min(400).max(599)).max(20),
+    /** The whole request, retries and fallback included, must finish within this. */
+    deadlineMs: z.number().int().min(1).max(600_000),
+    breaker: BreakerSettings,
+  })
+  .strict();
+export type ResilienceSettings = z.infer<typeof ResilienceSettings>;
+
+export const DEFAULT_RESILIENCE: ResilienceSettings = {
+  retries: 1, // one retry absorbs a blip; more multiplies load on a struggling backend
+  fallback: true,
+  fallthroughStatuses: [],
+  deadlineMs: 60_000,
+  breaker: DEFAULT_BREAKER_SETTINGS,
+};
+
+/** A partial change to the resilience settings; nested breaker fields merge too. */
+export const ResiliencePatch = z
+  .object({
+    retries: ResilienceSettings.shape.retries.optional(),
+    fallback: ResilienceSettings.shape.fallback.optional(),
+    fallthroughStatuses: ResilienceSettings.shape.fallthroughStatuses.optional(),
+    deadlineMs: ResilienceSettings.shape.deadlineMs.optional(),
+    breaker: z
+      .object({
+        failureRatePercent: z.number().int().min(1).max(100).optional(),
+        windowSize: z.number().int().min(1).max(1000).optional(),
+        minimumCalls: z.number().int().min(1).max(1000).optional(),
+        openMs: z.number().int().min(1).max(3_600_000).optional(),
+        halfOpenProbes: z.number().int().min(1).max(100).optional(),
+        slowCallMs: z.number().int().min(1).max(600_000).nullable().optional(),
+        countServerErrors: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type ResiliencePatch = z.infer<typeof ResiliencePatch>;
+
+/** Applies a partial change over full settings; the result is validated again by the caller. */
+export function mergeResilience(base: ResilienceSettings, patch: ResiliencePatch | undefined): unknown {
+  if (patch === undefined) return base;
+  const { breaker, ...rest } = patch;
+  return { ...base, ...definedOnly(rest), breaker: { ...base.breaker, ...definedOnly(breaker ?? {}) } };
+}
+
+export function definedOnly<T extends object>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /** The settings an operator controls; everything else about a route is bookkeeping. */
 export const RouteSettings = z.object({
   pathPrefix: PathPrefix,
@@ -42,10 +126,13 @@ export const RouteSettings = z.object({
   canaryPercent: z.number().int().min(0).max(100),
   stickyKey: StickyKey,
   timeoutMs: z.number().int().min(1).max(600_000),
+  resilience: ResilienceSettings,
 });
 export type RouteSettings = z.infer<typeof RouteSettings>;
 
 export const Route = RouteSettings.extend({
+  // History rows written before resilience settings existed read as the defaults.
+  resilience: ResilienceSettings.default(DEFAULT_RESILIENCE),
   id: RouteId,
   version: z.number().int().min(1),
   createdAt: z.string(),
@@ -64,13 +151,15 @@ export const RouteCreate = z
     canaryPercent: RouteSettings.shape.canaryPercent.default(DEFAULT_ROUTE_SETTINGS.canaryPercent),
     stickyKey: StickyKey.default(DEFAULT_ROUTE_SETTINGS.stickyKey),
     timeoutMs: RouteSettings.shape.timeoutMs.default(DEFAULT_ROUTE_SETTINGS.timeoutMs),
+    resilience: ResiliencePatch.optional(),
     reason: Reason.optional(),
   })
   .strict();
 export type RouteCreate = z.infer<typeof RouteCreate>;
 
-export const RoutePatch = RouteSettings.partial()
-  .extend({ version: Version.optional(), reason: Reason.optional() })
+export const RoutePatch = RouteSettings.omit({ resilience: true })
+  .partial()
+  .extend({ resilience: ResiliencePatch.optional(), version: Version.optional(), reason: Reason.optional() })
   .strict();
 export type RoutePatch = z.infer<typeof RoutePatch>;
 

@@ -1,14 +1,23 @@
 import Database from 'better-sqlite3';
 import type { Clock } from '../clock.js';
 import { GatewayError } from '../errors.js';
+import { parseOrThrow } from '../validation.js';
 import {
+  DEFAULT_RESILIENCE,
   HistoryEntry,
+  ResilienceSettings,
   Route,
   RouteSettings,
+  definedOnly,
+  mergeResilience,
   type ChangeMeta,
   type HistoryAction,
+  type ResiliencePatch,
   type RouteCreate,
 } from './schema.js';
+
+/** A change to a route: any top-level setting, and resilience settings merged field by field. */
+export type RouteChanges = Partial<Omit<RouteSettings, 'resilience'>> & { resilience?: ResiliencePatch | undefined };
 
 /**
  * Schema migrations, applied in order; the index + 1 is the schema version they produce.
@@ -38,6 +47,8 @@ const MIGRATIONS: readonly string[] = [
      at       TEXT NOT NULL,
      UNIQUE (route_id, version)
    );`,
+  // Resilience settings (retries, fallback, breaker, deadline) as one validated JSON document.
+  `ALTER TABLE routes ADD COLUMN resilience TEXT NOT NULL DEFAULT '{}';`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -53,6 +64,7 @@ export interface RouteRow {
   version: number;
   created_at: string;
   updated_at: string;
+  resilience: string;
 }
 
 /** A `route_history` row as SQLite returns it. */
@@ -88,12 +100,13 @@ export class RouteStore {
       get: db.prepare<[string], RouteRow>('SELECT * FROM routes WHERE id = ?'),
       byPrefix: db.prepare<[string], RouteRow>('SELECT * FROM routes WHERE path_prefix = ?'),
       insert: db.prepare(
-        `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, version, created_at, updated_at)
-         VALUES (@id, @pathPrefix, @mode, @canaryPercent, @stickyKey, @timeoutMs, @version, @createdAt, @updatedAt)`,
+        `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, resilience, version, created_at, updated_at)
+         VALUES (@id, @pathPrefix, @mode, @canaryPercent, @stickyKey, @timeoutMs, @resilienceJson, @version, @createdAt, @updatedAt)`,
       ),
       update: db.prepare(
         `UPDATE routes SET path_prefix = @pathPrefix, mode = @mode, canary_percent = @canaryPercent,
-           sticky_key = @stickyKey, timeout_ms = @timeoutMs, version = @version, updated_at = @updatedAt
+           sticky_key = @stickyKey, timeout_ms = @timeoutMs, resilience = @resilienceJson, version = @version,
+           updated_at = @updatedAt
          WHERE id = @id`,
       ),
       delete: db.prepare<[string]>('DELETE FROM routes WHERE id = ?'),
@@ -185,11 +198,12 @@ export class RouteStore {
         canaryPercent: input.canaryPercent,
         stickyKey: input.stickyKey,
         timeoutMs: input.timeoutMs,
+        resilience: parseOrThrow(ResilienceSettings, mergeResilience(DEFAULT_RESILIENCE, input.resilience), 'resilience'),
         version,
         createdAt: now,
         updatedAt: now,
       };
-      this.stmts.insert.run(route);
+      this.stmts.insert.run(toRow(route));
       this.record('create', null, route, meta);
       return route;
     });
@@ -199,7 +213,7 @@ export class RouteStore {
    * Applies `changes` as a new version. A change that alters nothing records nothing and
    * returns the route as it is, so repeating a call is harmless.
    */
-  update(id: string, changes: Partial<RouteSettings>, meta: ChangeMeta, action: HistoryAction = 'update'): Route {
+  update(id: string, changes: RouteChanges, meta: ChangeMeta, action: HistoryAction = 'update'): Route {
     return this.write(() => this.applyChange(this.current(id, meta), changes, meta, action));
   }
 
@@ -233,16 +247,20 @@ export class RouteStore {
 
   private applyChange(
     route: Route,
-    changes: Partial<RouteSettings>,
+    changes: RouteChanges,
     meta: ChangeMeta,
     action: HistoryAction,
     recordEvenIfSame = false,
   ): Route {
-    const settings = RouteSettings.parse({ ...settingsOf(route), ...definedOnly(changes) });
+    const settings = parseOrThrow(RouteSettings, {
+      ...settingsOf(route),
+      ...definedOnly(changes),
+      resilience: mergeResilience(route.resilience, changes.resilience),
+    });
     if (!recordEvenIfSame && sameSettings(settings, settingsOf(route))) return route;
     if (settings.pathPrefix !== route.pathPrefix) this.assertPrefixFree(settings.pathPrefix, route.id);
     const next: Route = { ...route, ...settings, version: route.version + 1, updatedAt: this.timestamp() };
-    this.stmts.update.run(next);
+    this.stmts.update.run(toRow(next));
     this.record(action, route, next, meta);
     return next;
   }
@@ -337,6 +355,7 @@ function toRoute(row: RouteRow): Route {
     canaryPercent: row.canary_percent,
     stickyKey: row.sticky_key,
     timeoutMs: row.timeout_ms,
+    resilience: mergeResilience(DEFAULT_RESILIENCE, JSON.parse(row.resilience) as ResiliencePatch),
     version: row.version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -356,15 +375,18 @@ function toHistoryEntry(row: HistoryRow): HistoryEntry {
   });
 }
 
+/** The named parameters the insert and update statements take. */
+function toRow(route: Route): Route & { resilienceJson: string } {
+  return { ...route, resilienceJson: JSON.stringify(route.resilience) };
+}
+
 function settingsOf(route: Route): RouteSettings {
-  const { pathPrefix, mode, canaryPercent, stickyKey, timeoutMs } = route;
-  return { pathPrefix, mode, canaryPercent, stickyKey, timeoutMs };
+  const { pathPrefix, mode, canaryPercent, stickyKey, timeoutMs, resilience } = route;
+  return { pathPrefix, mode, canaryPercent, stickyKey, timeoutMs, resilience };
 }
 
 function sameSettings(a: RouteSettings, b: RouteSettings): boolean {
-  return (Object.keys(a) as (keyof RouteSettings)[]).every((k) => a[k] === b[k]);
-}
-
-function definedOnly<T extends object>(obj: T): Partial<T> {
-  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
+  return (Object.keys(a) as (keyof RouteSettings)[]).every((k) =>
+    k === 'resilience' ? JSON.stringify(a[k]) === JSON.stringify(b[k]) : a[k] === b[k],
+  );
 }

@@ -1,4 +1,4 @@
-import type { Route } from '../../src/routing/schema.js';
+import { DEFAULT_RESILIENCE, type Route } from '../../src/routing/schema.js';
 
 /** A complete Route for pure-logic tests; fields default to a legacy route. */
 export function route(pathPrefix: string, fields: Partial<Route> = {}): Route {
@@ -9,9 +9,10 @@ export function route(pathPrefix: string, fields: Partial<Route> = {}): Route {
     canaryPercent: 0,
     stickyKey: 'cookie',
     timeoutMs: 30_000,
+    resilience: DEFAULT_RESILIENCE,
     version: 1,
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',
     ...fields,
-  };
+  } as Route;
 }

@@ -212,7 +212,7 @@ describe('upstream failures', () => {
     });
     await gw.stop();
     gw = await startTestGateway({ modern: slow });
-    await addRoute({ pathPrefix: '/slow', mode: 'modern', timeoutMs: 200 });
+    await addRoute({ pathPrefix: '/slow', mode: 'modern', timeoutMs: 200, resilience: { retries: 0, fallback: false } });
     const res = await fetch(`${gw.proxyUrl}/slow`);
     expect(res.status).toBe(504);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
@@ -222,7 +222,7 @@ describe('upstream failures', () => {
 
   it('gives a JSON 502 when the backend is down, never a bare 500', async () => {
     await gw.modern.close();
-    await addRoute({ pathPrefix: '/orders', mode: 'modern' });
+    await addRoute({ pathPrefix: '/orders', mode: 'modern', resilience: { retries: 0, fallback: false } });
     const res = await fetch(`${gw.proxyUrl}/orders`);
     expect(res.status).toBe(502);
     const body = (await res.json()) as any;

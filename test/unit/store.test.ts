@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GatewayError, type ErrorCode } from '../../src/errors.js';
-import { RouteCreate, type ChangeMeta, type HistoryEntry, type Route } from '../../src/routing/schema.js';
+import { DEFAULT_RESILIENCE, RouteCreate, type ChangeMeta, type HistoryEntry, type Route } from '../../src/routing/schema.js';
 import { RouteStore, SCHEMA_VERSION } from '../../src/routing/store.js';
 import { tempDir } from '../helpers/servers.js';
 
@@ -86,6 +86,7 @@ describe('RouteStore.create', () => {
       canaryPercent: 0,
       stickyKey: 'cookie',
       timeoutMs: 30_000,
+      resilience: DEFAULT_RESILIENCE,
       version: 1,
       createdAt: iso(T0),
       updatedAt: iso(T0),
@@ -500,5 +501,29 @@ describe('RouteStore.open', () => {
     const err = gatewayError(() => open(path));
     expect(err.code).toBe('DB_OPEN_FAILED');
     expect(err.message).toContain(path);
+  });
+});
+
+describe('schema migration from version 1', () => {
+  it('reads routes written before resilience settings existed with the defaults', () => {
+    const { db: file, cleanup } = tempDir();
+    try {
+      const old = new Database(file);
+      old.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);
+        CREATE TABLE routes (id TEXT PRIMARY KEY, path_prefix TEXT NOT NULL UNIQUE, mode TEXT NOT NULL, canary_percent INTEGER NOT NULL,
+          sticky_key TEXT NOT NULL, timeout_ms INTEGER NOT NULL, version INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+        CREATE TABLE route_history (seq INTEGER PRIMARY KEY AUTOINCREMENT, route_id TEXT NOT NULL, version INTEGER NOT NULL, action TEXT NOT NULL,
+          before TEXT, after TEXT, actor TEXT NOT NULL, reason TEXT, at TEXT NOT NULL, UNIQUE (route_id, version));
+        INSERT INTO routes VALUES ('orders', '/orders', 'modern', 0, 'cookie', 5000, 1, 't', 't');
+        INSERT INTO route_history (route_id, version, action, before, after, actor, at) VALUES ('orders', 1, 'create', NULL,
+          '{"id":"orders","pathPrefix":"/orders","mode":"modern","canaryPercent":0,"stickyKey":"cookie","timeoutMs":5000,"version":1,"createdAt":"t","updatedAt":"t"}', 'x', 't');`);
+      old.close();
+      const migrated = RouteStore.open(file, { clock: { now: () => 0 } });
+      expect(migrated.get('orders')).toMatchObject({ mode: 'modern', timeoutMs: 5000, resilience: DEFAULT_RESILIENCE });
+      expect(migrated.history('orders')[0]!.after!.resilience).toEqual(DEFAULT_RESILIENCE);
+      migrated.close();
+    } finally {
+      cleanup();
+    }
   });
 });

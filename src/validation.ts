@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { GatewayError } from '../errors.js';
+import { GatewayError } from './errors.js';
 
 /** Parses `input` with `schema`, or throws VALIDATION_FAILED naming every offending field. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, what = 'body'): z.infer<S> {

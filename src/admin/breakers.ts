@@ -1,0 +1,41 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { GatewayError } from '../errors.js';
+import type { BreakerSnapshot } from '../resilience/breaker.js';
+import type { Route } from '../routing/schema.js';
+import type { AdminOptions } from './server.js';
+
+const NEVER_USED: BreakerSnapshot = {
+  state: 'closed',
+  failureRatePercent: 0,
+  callsInWindow: 0,
+  failuresInWindow: 0,
+  lastTransitionAt: 0,
+  nextProbeAt: null,
+};
+
+/** The modern-side breakers: what each route's is doing, and a way to close one by hand. */
+export function registerBreakers(app: FastifyInstance, { routes, breakers }: AdminOptions): void {
+  const view = (route: Route) => {
+    const snapshot = breakers.snapshot(route.id) ?? NEVER_USED;
+    return {
+      routeId: route.id,
+      pathPrefix: route.pathPrefix,
+      state: snapshot.state,
+      failureRatePercent: snapshot.failureRatePercent,
+      callsInWindow: snapshot.callsInWindow,
+      failuresInWindow: snapshot.failuresInWindow,
+      lastTransitionAt: snapshot.lastTransitionAt === 0 ? null : new Date(snapshot.lastTransitionAt).toISOString(),
+      nextProbeAt: snapshot.nextProbeAt === null ? null : new Date(snapshot.nextProbeAt).toISOString(),
+    };
+  };
+
+  app.get('/breakers', async () => ({ breakers: routes.current.routes.map(view) }));
+
+  app.post('/breakers/:routeId/reset', async (request: FastifyRequest<{ Params: { routeId: string } }>) => {
+    const route = routes.current.routes.find((r) => r.id === request.params.routeId);
+    if (route === undefined) throw new GatewayError('ROUTE_NOT_FOUND', `no route "${request.params.routeId}"`);
+    breakers.reset(route.id);
+    request.log.info({ reqId: request.id, route: route.id, actor: request.headers['x-actor'] ?? 'anonymous' }, 'breaker reset');
+    return view(route);
+  });
+}
