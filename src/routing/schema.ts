@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_BREAKER_OPTIONS } from '../resilience/breaker.js';
 import { isCanonicalPrefix } from './path.js';
 
 /** Where a route sends its traffic: all to legacy, a sticky share to modern, or all to modern. */
@@ -51,15 +52,8 @@ export const BreakerSettings = z
   .refine((b) => b.minimumCalls <= b.windowSize, { path: ['minimumCalls'], message: 'must not exceed windowSize' });
 export type BreakerSettings = z.infer<typeof BreakerSettings>;
 
-export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = {
-  failureRatePercent: 50, // half the recent calls failing is an outage, not a blip
-  windowSize: 20,
-  minimumCalls: 10, // two failures out of two must not trip it
-  openMs: 30_000, // long enough for a restart or a rollback of the modern service
-  halfOpenProbes: 3,
-  slowCallMs: null,
-  countServerErrors: true,
-};
+/** The breaker's own defaults (reasons in resilience/breaker.ts), plus how 5xx answers count. */
+export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = { ...DEFAULT_BREAKER_OPTIONS, countServerErrors: true };
 
 /** What happens when the modern side fails: retries, fallback to legacy, the overall deadline. */
 export const ResilienceSettings = z
