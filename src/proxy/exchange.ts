@@ -80,8 +80,7 @@ export class Exchange {
   }
 
   start(): void {
-    if (this.resolution.backend === 'legacy') this.ctx.upstreams.legacy.budget.recordRequest();
-    else this.ctx.upstreams.modern.budget.recordRequest();
+    this.ctx.upstreams[this.resolution.backend].budget.recordRequest();
     this.attempt(this.resolution.backend);
   }
 
@@ -101,7 +100,7 @@ export class Exchange {
       breaker?.release();
       return this.failed(backend, 'bulkhead-full');
     }
-    const timeout = Math.min(this.resolution.route?.timeoutMs ?? DEFAULT_ROUTE_SETTINGS.timeoutMs, remaining);
+    const tryTimeout = this.resolution.route?.timeoutMs ?? DEFAULT_ROUTE_SETTINGS.timeoutMs;
     this.current = new Attempt(this, backend, upstream, breaker, this.ctx.clock);
     upstream.pool.dispatch(
       {
@@ -109,8 +108,8 @@ export class Exchange {
         method: this.req.method!,
         headers: [...this.upstreamHeaders, DEADLINE_HEADER, String(remaining)],
         body: this.body,
-        headersTimeout: timeout,
-        bodyTimeout: this.resolution.route?.timeoutMs ?? DEFAULT_ROUTE_SETTINGS.timeoutMs,
+        headersTimeout: Math.min(tryTimeout, remaining),
+        bodyTimeout: tryTimeout,
       },
       this.current,
     );
