@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+import { errors, type Dispatcher } from 'undici';
 import type { Clock, Random } from '../clock.js';
 import type { ErrorCode } from '../errors.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
@@ -101,7 +101,13 @@ export class Exchange {
       return this.failed(backend, 'bulkhead-full');
     }
     const tryTimeout = this.resolution.route?.timeoutMs ?? DEFAULT_ROUTE_SETTINGS.timeoutMs;
+    const { connectTimeoutMs } = this.resilience;
     this.current = new Attempt(this, backend, upstream, breaker, this.ctx.clock);
+    // The pool enforces its own connect timeout; a route's shorter one needs a timer of its own.
+    // Not for a streamed body: the abandoned attempt would destroy the client's stream when it ends.
+    if (connectTimeoutMs < upstream.connectTimeoutMs && this.bodyReplayable) {
+      this.current.limitConnect(Math.min(connectTimeoutMs, remaining));
+    }
     upstream.pool.dispatch(
       {
         path: upstream.basePath + this.resolution.target,
@@ -239,6 +245,9 @@ class Attempt implements Dispatcher.DispatchHandler {
   private discarded: (() => void) | undefined;
   private settled = false;
   private left = false;
+  /** Given up on before its connection opened: whatever undici reports later is ignored. */
+  private abandoned = false;
+  private connectTimer: NodeJS.Timeout | undefined;
   private readonly startedAt: number;
 
   constructor(
@@ -261,8 +270,25 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.discarded = next;
   }
 
+  /** Fails the attempt as a connect error unless its connection opens within `ms`. */
+  limitConnect(ms: number): void {
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = undefined;
+      this.abandoned = true;
+      this.recordBreaker('failure');
+      // Nothing was written yet (undici writes only after onConnect), so any method may fall back.
+      this.exchange.attemptFailed(this, new errors.ConnectTimeoutError(`connect timeout (${ms} ms)`));
+    }, ms);
+  }
+
   onConnect(abort: (err?: Error) => void): void {
-    if (this.pendingAbort) abort(this.pendingAbort);
+    if (this.connectTimer !== undefined) {
+      clearTimeout(this.connectTimer);
+      this.connectTimer = undefined;
+    }
+    // Aborting here stops undici before it writes a byte of the request.
+    if (this.abandoned) abort(new DiscardedError());
+    else if (this.pendingAbort) abort(this.pendingAbort);
     else this.abortUpstream = abort;
   }
 
@@ -297,7 +323,9 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
+    if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
     this.leave();
+    if (this.abandoned) return;
     if (this.discarded !== undefined) return this.discarded();
     if (this.committed) {
       // Mid-body failure: abort the client's connection so a truncated body is never taken as whole.

@@ -199,7 +199,8 @@ export class ProxyServer {
     await closed;
     clearInterval(sweeper);
     clearTimeout(timer);
-    await Promise.all(Object.values(this.upstreams).map((u) => u.pool.close()));
+    // Every client has its answer now; what is left in a pool is an abandoned connect attempt.
+    await Promise.all(Object.values(this.upstreams).map((u) => u.pool.destroy()));
   }
 }
 

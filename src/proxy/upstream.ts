@@ -2,7 +2,7 @@ import { Pool } from 'undici';
 import type { Clock } from '../clock.js';
 import { Bulkhead } from '../resilience/bulkhead.js';
 import { RetryBudget } from '../resilience/retry-budget.js';
-import type { Backend } from '../routing/schema.js';
+import { MAX_CONNECT_TIMEOUT_MS, type Backend } from '../routing/schema.js';
 
 /** One backend: its pool, its compartment, its retry budget, and the base path prepended to forwarded paths. */
 export interface Upstream {
@@ -12,6 +12,8 @@ export interface Upstream {
   readonly pool: Pool;
   readonly bulkhead: Bulkhead;
   readonly budget: RetryBudget;
+  /** The pool's own connect timeout; routes may set a shorter one. */
+  readonly connectTimeoutMs: number;
 }
 
 export interface UpstreamOptions {
@@ -25,15 +27,17 @@ export const DEFAULT_MAX_IN_FLIGHT = 256;
 export function createUpstream(name: Backend, url: string, clock: Clock, options: UpstreamOptions = {}): Upstream {
   const parsed = new URL(url);
   const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+  const connectTimeoutMs = options.connectTimeoutMs ?? MAX_CONNECT_TIMEOUT_MS;
   return {
     name,
     origin: parsed.origin,
     basePath: parsed.pathname.replace(/\/+$/, ''),
     bulkhead: new Bulkhead(maxInFlight),
     budget: new RetryBudget({}, clock),
+    connectTimeoutMs,
     pool: new Pool(parsed.origin, {
       connections: maxInFlight, // one socket per in-flight request: the bulkhead is the real bound
-      connect: { timeout: options.connectTimeoutMs ?? 5_000 }, // 5 s: a backend that slow to accept is down
+      connect: { timeout: connectTimeoutMs },
       keepAliveTimeout: 4_000, // below Node's default 5 s server keep-alive, so we never reuse a socket the backend is closing
       // The gateway's own retry rules decide what is replayed; the pool must never retry on its own.
       pipelining: 1,

@@ -55,6 +55,12 @@ export type BreakerSettings = z.infer<typeof BreakerSettings>;
 /** The breaker's own defaults (reasons in resilience/breaker.ts), plus how 5xx answers count. */
 export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = { ...DEFAULT_BREAKER_OPTIONS, countServerErrors: true };
 
+/**
+ * The backend pools' connect timeout. A route may shorten it (its own timer aborts the attempt
+ * before the pool's fires), never lengthen it: 5 s to accept a connection already means down.
+ */
+export const MAX_CONNECT_TIMEOUT_MS = 5_000;
+
 /** What happens when the modern side fails: retries, fallback to legacy, the overall deadline. */
 export const ResilienceSettings = z
   .object({
@@ -66,6 +72,9 @@ export const ResilienceSettings = z
     fallthroughStatuses: z.array(z.number().int().min(400).max(599)).max(20),
     /** The whole request, retries and fallback included, must finish within this. */
     deadlineMs: z.number().int().min(1).max(600_000),
+    /** Time to open a connection to the backend; a miss is a connect error, safe to fall back from. */
+    // Defaulted so routes stored before this setting existed still read.
+    connectTimeoutMs: z.number().int().min(1).max(MAX_CONNECT_TIMEOUT_MS).default(MAX_CONNECT_TIMEOUT_MS),
     breaker: BreakerSettings,
   })
   .strict();
@@ -76,6 +85,7 @@ export const DEFAULT_RESILIENCE: ResilienceSettings = {
   fallback: true,
   fallthroughStatuses: [],
   deadlineMs: 60_000,
+  connectTimeoutMs: MAX_CONNECT_TIMEOUT_MS,
   breaker: DEFAULT_BREAKER_SETTINGS,
 };
 
@@ -86,6 +96,7 @@ export const ResiliencePatch = z
     fallback: ResilienceSettings.shape.fallback.optional(),
     fallthroughStatuses: ResilienceSettings.shape.fallthroughStatuses.optional(),
     deadlineMs: ResilienceSettings.shape.deadlineMs.optional(),
+    connectTimeoutMs: z.number().int().min(1).max(MAX_CONNECT_TIMEOUT_MS).optional(),
     breaker: z
       .object({
         failureRatePercent: z.number().int().min(1).max(100).optional(),

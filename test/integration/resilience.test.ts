@@ -1,3 +1,5 @@
+import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { admin, startBackend, startTestGateway, type StubBackend, type TestGateway } from '../helpers/servers.js';
@@ -294,4 +296,60 @@ it('honours Retry-After on a 429 before retrying', async () => {
   const res = await get(gw);
   expect(res.status).toBe(200);
   expect(calls).toBe(2);
+});
+
+/**
+ * A backend whose connections never open: a listening socket nobody accepts from, its one-slot
+ * accept queue filled, so the kernel drops further SYNs. Node always accepts, hence python3.
+ */
+async function blackholeBackend(): Promise<StubBackend & { filler: net.Socket }> {
+  const py = spawn('python3', ['-c', BLACKHOLE], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => py.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+  const filler = net.connect(port, '127.0.0.1');
+  await new Promise((resolve) => filler.once('connect', resolve));
+  return {
+    name: 'blackhole',
+    url: `http://127.0.0.1:${port}`,
+    received: [],
+    server: undefined as never,
+    filler,
+    async close() {
+      filler.destroy();
+      py.kill();
+    },
+  };
+}
+const BLACKHOLE = "import socket,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(120)";
+const hasPython = spawnSync('python3', ['-c', '']).status === 0;
+
+describe.skipIf(!hasPython)('per-route connect timeout', () => {
+  it('fails over to legacy when modern does not accept in time, for any method (nothing was sent)', async () => {
+    const modern = await blackholeBackend();
+    gw = await startTestGateway({ modern });
+    await addRoute(gw, { retries: 0, connectTimeoutMs: 150 });
+    const started = Date.now();
+    const res = await get(gw, '/orders', { method: 'POST', body: '{"amount":1}', headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-strangler-backend')).toBe('legacy');
+    expect(res.headers.get('x-strangler-fallback')).toBe('connect-error');
+    expect(gw.legacy.received).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(3_000); // the pool's own timeout is 5 s
+  });
+
+  it('with fallback off, answers 502 UPSTREAM_CONNECT_ERROR after the route timeout', async () => {
+    const modern = await blackholeBackend();
+    gw = await startTestGateway({ modern });
+    await addRoute(gw, { retries: 1, fallback: false, connectTimeoutMs: 100 });
+    const res = await get(gw);
+    expect(res.status).toBe(502);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UPSTREAM_CONNECT_ERROR');
+    expect(gw.legacy.received).toHaveLength(0);
+  });
+
+  it('refuses a connect timeout above the pool limit', async () => {
+    gw = await startTestGateway();
+    const res = await admin(gw, 'POST', '/routes', { pathPrefix: '/x', resilience: { connectTimeoutMs: 60_000 } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('connectTimeoutMs');
+  });
 });
