@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { buildAdminApp } from './admin/server.js';
 import { systemClock, systemRandom, type Clock, type Random } from './clock.js';
 import type { ServeConfig } from './config.js';
+import { GatewayMetrics } from './observe/metrics.js';
+import { TrafficWindow } from './observe/traffic-window.js';
 import { ProxyServer } from './proxy/proxy.js';
 import { BreakerRegistry } from './resilience/breaker-registry.js';
 import { createUpstream } from './proxy/upstream.js';
@@ -37,13 +39,23 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
   const store = RouteStore.open(config.db, { clock });
   const routes = new LiveRoutes(store, logger.child({ component: 'routes' }), deps.pollMs);
   const breakers = new BreakerRegistry(clock, logger.child({ component: 'breaker' }));
+  const upstreams = {
+    legacy: createUpstream('legacy', config.legacy, clock, { maxInFlight: config.legacyMaxInFlight }),
+    modern: createUpstream('modern', config.modern, clock, { maxInFlight: config.modernMaxInFlight }),
+  };
+  const metrics = new GatewayMetrics({ routes, breakers, upstreams });
+  const traffic = new TrafficWindow(clock);
   const proxy = new ProxyServer({
     routes,
-    upstreams: {
-      legacy: createUpstream('legacy', config.legacy, clock, { maxInFlight: config.legacyMaxInFlight }),
-      modern: createUpstream('modern', config.modern, clock, { maxInFlight: config.modernMaxInFlight }),
-    },
+    upstreams,
     breakers,
+    observer: {
+      finished: (sample) => {
+        metrics.record(sample);
+        traffic.record(sample);
+      },
+      refused: () => metrics.recordRefused(),
+    },
     clock,
     logger: logger.child({ component: 'proxy' }),
     accessLogger: config.accessLog === 'on' ? (deps.accessLogger ?? logger).child({ component: 'access' }) : undefined,
@@ -55,6 +67,8 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     store,
     routes,
     breakers,
+    metrics,
+    traffic,
     logger: logger.child({ component: 'admin' }),
     token: config.adminToken,
     isDraining: () => draining,

@@ -2,17 +2,23 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { GatewayError, errorJson, isGatewayError, type ErrorCode } from '../errors.js';
+import type { GatewayMetrics } from '../observe/metrics.js';
+import type { TrafficWindow } from '../observe/traffic-window.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
 import type { RouteStore } from '../routing/store.js';
 import { registerBreakers } from './breakers.js';
 import { registerHealth } from './health.js';
+import { registerMetrics } from './metrics.js';
 import { registerRoutes } from './routes.js';
+import { registerStatus } from './status.js';
 
 export interface AdminOptions {
   store: RouteStore;
   routes: LiveRoutes;
   breakers: BreakerRegistry;
+  metrics: GatewayMetrics;
+  traffic: TrafficWindow;
   logger: Logger;
   /** When set, every call but the health probes needs `Authorization: Bearer <token>`. */
   token: string | undefined;
@@ -55,6 +61,8 @@ export async function buildAdminApp(options: AdminOptions): Promise<FastifyInsta
   registerHealth(app, options);
   registerRoutes(app, options);
   registerBreakers(app, options);
+  registerStatus(app, options);
+  registerMetrics(app, options);
   await app.ready();
   return app;
 }

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { systemClock, systemRandom, type Clock, type Random } from '../clock.js';
+import type { TrafficSample } from '../observe/traffic-window.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type Backend } from '../routing/schema.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
@@ -22,11 +23,21 @@ export interface ProxyOptions {
   /** One line per request at info; undefined turns the access log off (failures are still logged). */
   accessLogger: Logger | undefined;
   breakers: BreakerRegistry;
+  /** Told of every request once it ends: metrics and the status window count them. */
+  observer?: RequestObserver;
   clock?: Clock;
   random?: Random;
   /** Idle keep-alive time for client connections; keep it above any load balancer's idle timeout. */
   keepAliveTimeoutMs?: number;
 }
+
+export interface RequestObserver {
+  finished(sample: TrafficSample): void;
+  /** A request refused before routing (an ambiguous or malformed target). */
+  refused(): void;
+}
+
+const NO_OBSERVER: RequestObserver = { finished: () => {}, refused: () => {} };
 
 /**
  * The data plane: a plain node:http server whose handler resolves each request once and
@@ -42,6 +53,7 @@ export class ProxyServer {
   private readonly random: Random;
   private readonly clock: Clock;
   private readonly breakers: BreakerRegistry;
+  private readonly observer: RequestObserver;
   private readonly upgraded = new Set<Duplex>();
   private draining = false;
 
@@ -53,6 +65,7 @@ export class ProxyServer {
     this.random = options.random ?? systemRandom;
     this.clock = options.clock ?? systemClock;
     this.breakers = options.breakers;
+    this.observer = options.observer ?? NO_OBSERVER;
     this.server = http.createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000 }, (req, res) =>
       this.handleRequest(req, res),
     );
@@ -68,6 +81,7 @@ export class ProxyServer {
     const resolution = resolve(req, this.routes.current, this.random);
     if ('refused' in resolution) {
       sendError(res, 'BAD_REQUEST_TARGET', `bad request target: ${resolution.refused}`, this.baseHeaders(requestId));
+      this.observer.refused();
       this.logAccess(req, requestId, undefined, start, { status: 400 });
       return;
     }
@@ -155,6 +169,17 @@ export class ProxyServer {
     start: number,
     outcome: ForwardOutcome & Partial<Pick<ExchangeOutcome, 'backend' | 'fallback' | 'tries'>>,
   ): void {
+    const ms = performance.now() - start;
+    if (resolution !== undefined && outcome.backend !== undefined) {
+      this.observer.finished({
+        routeId: resolution.route?.id ?? 'default',
+        side: resolution.backend,
+        servedBy: outcome.backend,
+        status: outcome.status,
+        durationMs: ms,
+        fallback: outcome.fallback,
+      });
+    }
     if (outcome.error === undefined && this.accessLogger === undefined) return;
     const entry = {
       reqId: requestId,
@@ -165,7 +190,7 @@ export class ProxyServer {
       status: outcome.status,
       fallback: outcome.fallback,
       tries: outcome.tries,
-      ms: Math.round((performance.now() - start) * 100) / 100,
+      ms: Math.round(ms * 100) / 100,
     };
     if (outcome.error === undefined) this.accessLogger!.info(entry, 'request');
     else this.logger.warn({ ...entry, err: outcome.error }, 'request failed');

@@ -50,6 +50,8 @@ export class RetryBudget {
   private readonly retriesIn = new Float64Array(BUCKETS);
   private requests = 0;
   private retries = 0;
+  private grantedTotal = 0;
+  private refusedTotal = 0;
   /** The number of the newest bucket: floor(now / bucketMs). */
   private epoch: number;
 
@@ -76,10 +78,19 @@ export class RetryBudget {
   /** true and counts the retry if the budget allows one now; false otherwise (nothing recorded). */
   tryRetry(): boolean {
     const slot = this.slide();
-    if (this.retries >= this.cap()) return false;
+    if (this.retries >= this.cap()) {
+      this.refusedTotal++;
+      return false;
+    }
     this.retriesIn[slot]!++;
     this.retries++;
+    this.grantedTotal++;
     return true;
+  }
+
+  /** Retries granted and refused since start, for metrics. */
+  totals(): { granted: number; refused: number } {
+    return { granted: this.grantedTotal, refused: this.refusedTotal };
   }
 
   /** Counts in the window now; `allowed` is how many more retries the budget grants (never negative). */
