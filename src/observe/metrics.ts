@@ -40,7 +40,7 @@ export class GatewayMetrics {
   private readonly duration: Histogram<'route' | 'backend'>;
   private readonly fallbacks: Counter<'route' | 'reason'>;
   private readonly refused: Counter;
-  private readonly series = new Map<string, Series>();
+  private readonly series = new Map<string, Partial<Record<Backend, Series>>>();
   private readonly fallbackRoutes = new Map<string, Set<string>>();
 
   constructor(sources: MetricSources) {
@@ -102,21 +102,19 @@ export class GatewayMetrics {
   }
 
   private seriesOf(routeId: string, backend: Backend): Series {
-    const key = `${routeId}\0${backend}`;
-    let series = this.series.get(key);
-    if (series === undefined) {
-      series = { routeId, backend, byClass: [], duration: this.duration.labels(routeId, backend) };
-      this.series.set(key, series);
-    }
-    return series;
+    let route = this.series.get(routeId);
+    if (route === undefined) this.series.set(routeId, (route = {}));
+    return (route[backend] ??= { routeId, backend, byClass: [], duration: this.duration.labels(routeId, backend) });
   }
 
   private prune(liveRouteIds: ReadonlySet<string>): void {
-    for (const [key, series] of this.series) {
-      if (liveRouteIds.has(series.routeId)) continue;
-      this.series.delete(key);
-      this.duration.remove(series.routeId, series.backend);
-      for (const statusClass of STATUS_CLASSES) this.requests.remove(series.routeId, series.backend, statusClass);
+    for (const [routeId, route] of this.series) {
+      if (liveRouteIds.has(routeId)) continue;
+      this.series.delete(routeId);
+      for (const series of Object.values(route)) {
+        this.duration.remove(series.routeId, series.backend);
+        for (const statusClass of STATUS_CLASSES) this.requests.remove(series.routeId, series.backend, statusClass);
+      }
     }
     for (const [routeId, reasons] of this.fallbackRoutes) {
       if (liveRouteIds.has(routeId)) continue;

@@ -89,7 +89,7 @@ class SideRing {
  * fixed (slices × 64 counters), created on a route's first request.
  */
 export class TrafficWindow {
-  private readonly sides = new Map<string, SideRing>();
+  private readonly routes = new Map<string, Partial<Record<Backend, SideRing>>>();
   private readonly sliceMs: number;
   private readonly startedAt: number;
 
@@ -112,19 +112,20 @@ export class TrafficWindow {
 
   /** The route's two sides over the window; zeros for a route without traffic. */
   summary(routeId: string): RouteSummary {
-    const legacy = this.sum(this.sides.get(key(routeId, 'legacy')));
-    const modern = this.sum(this.sides.get(key(routeId, 'modern')));
+    const sides = this.routes.get(routeId);
+    const legacy = this.sum(sides?.legacy);
+    const modern = this.sum(sides?.modern);
     return { legacy: this.summarise(legacy), modern: this.summarise(modern), servedByModern: legacy.servedByModern + modern.servedByModern };
   }
 
   /** Route ids with any request recorded (also ones that have since been deleted). */
   routeIds(): string[] {
-    return [...new Set([...this.sides.keys()].map((k) => k.slice(0, k.lastIndexOf('\0'))))];
+    return [...this.routes.keys()];
   }
 
   /** Forgets routes that no longer exist, so the window's memory follows the route table. */
   retain(routeIds: ReadonlySet<string>): void {
-    for (const k of this.sides.keys()) if (!routeIds.has(k.slice(0, k.lastIndexOf('\0')))) this.sides.delete(k);
+    for (const id of this.routes.keys()) if (!routeIds.has(id)) this.routes.delete(id);
   }
 
   get windowSeconds(): number {
@@ -137,13 +138,9 @@ export class TrafficWindow {
   }
 
   private ring(routeId: string, side: Backend): SideRing {
-    const k = key(routeId, side);
-    let ring = this.sides.get(k);
-    if (ring === undefined) {
-      ring = new SideRing(this.options.slices);
-      this.sides.set(k, ring);
-    }
-    return ring;
+    let sides = this.routes.get(routeId);
+    if (sides === undefined) this.routes.set(routeId, (sides = {}));
+    return (sides[side] ??= new SideRing(this.options.slices));
   }
 
   private epoch(): number {
@@ -177,10 +174,6 @@ export class TrafficWindow {
       fallbackRate: requests === 0 ? 0 : round(total.fallbacks / requests, 4),
     };
   }
-}
-
-function key(routeId: string, side: Backend): string {
-  return `${routeId}\0${side}`;
 }
 
 /** The bucket whose upper bound is the first at or above `ms`. */

@@ -51,6 +51,8 @@ export class Exchange {
   private clientGone = false;
   private finished = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Where the deadline header's value sits in `upstreamHeaders`, rewritten before each try. */
+  private readonly deadlineSlot: number;
 
   constructor(
     private readonly ctx: ExchangeContext,
@@ -59,14 +61,16 @@ export class Exchange {
     private readonly resolution: Resolution,
     /** The buffered body, null for none, or the request itself when it is streamed (not replayable). */
     private readonly body: Buffer | IncomingMessage | null,
-    /** End-to-end request headers plus the gateway's (X-Forwarded-*, X-Request-Id). */
+    /** End-to-end request headers plus the gateway's (X-Forwarded-*, X-Request-Id); owned by the exchange. */
     private readonly upstreamHeaders: string[],
-    /** Headers every answer carries: request id, route, a canary cookie, `Connection: close` when draining. */
+    /** Headers every answer carries: request id, route, a canary cookie, `Connection: close` when draining; owned by the exchange. */
     private readonly clientHeaders: string[],
     private readonly done: (outcome: ExchangeOutcome) => void,
   ) {
     this.resilience = resolution.route?.resilience ?? DEFAULT_RESILIENCE;
     this.deadline = Deadline.fromHeader(header(req, DEADLINE_HEADER), this.resilience.deadlineMs, ctx.clock);
+    // undici copies the headers when a try is dispatched, so one array serves every try.
+    this.deadlineSlot = upstreamHeaders.push(DEADLINE_HEADER, '') - 1;
     res.once('close', () => {
       if (this.finished || res.writableFinished) return;
       this.clientGone = true;
@@ -108,11 +112,12 @@ export class Exchange {
     if (connectTimeoutMs < upstream.connectTimeoutMs && this.bodyReplayable) {
       this.current.limitConnect(Math.min(connectTimeoutMs, remaining));
     }
+    this.upstreamHeaders[this.deadlineSlot] = String(remaining);
     upstream.pool.dispatch(
       {
         path: upstream.basePath + this.resolution.target,
         method: this.req.method!,
-        headers: [...this.upstreamHeaders, DEADLINE_HEADER, String(remaining)],
+        headers: this.upstreamHeaders,
         body: this.body,
         headersTimeout: Math.min(tryTimeout, remaining),
         bodyTimeout: tryTimeout,
@@ -215,8 +220,10 @@ export class Exchange {
     this.finish(err === undefined ? { status: this.res.statusCode } : { status: this.res.statusCode, error: err }, backend);
   }
 
+  /** The client headers plus which backend answered and why; called once, for the one answer the client gets. */
   private gatewayHeaders(backend: Backend): string[] {
-    const headers = [...this.clientHeaders, 'x-strangler-backend', backend];
+    const headers = this.clientHeaders;
+    headers.push('x-strangler-backend', backend);
     if (this.fallback !== undefined) headers.push('x-strangler-fallback', this.fallback);
     return headers;
   }
@@ -224,7 +231,7 @@ export class Exchange {
   private finish(outcome: ForwardOutcome, backend: Backend): void {
     if (this.finished) return;
     this.finished = true;
-    this.done({ ...outcome, backend, fallback: this.fallback, tries: this.tries.legacy + this.tries.modern });
+    this.done({ status: outcome.status, error: outcome.error, backend, fallback: this.fallback, tries: this.tries.legacy + this.tries.modern });
   }
 
   get response(): ServerResponse {
@@ -257,7 +264,8 @@ class Attempt implements Dispatcher.DispatchHandler {
     private readonly breaker: CircuitBreaker | undefined,
     private readonly clock: Clock,
   ) {
-    this.startedAt = clock.now();
+    // Only the breaker needs the duration.
+    this.startedAt = breaker === undefined ? 0 : clock.now();
   }
 
   abort(err: Error): void {

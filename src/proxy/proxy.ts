@@ -9,7 +9,7 @@ import type { TrafficSample } from '../observe/traffic-window.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type Backend } from '../routing/schema.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
-import { Exchange, type ExchangeOutcome } from './exchange.js';
+import { Exchange, type ExchangeContext, type ExchangeOutcome } from './exchange.js';
 import { hasBody, sendError, type ForwardOutcome } from './forward.js';
 import { clientRequestId, upstreamRequestHeaders } from './headers.js';
 import { resolve, type Resolution } from './resolve.js';
@@ -54,6 +54,7 @@ export class ProxyServer {
   private readonly clock: Clock;
   private readonly breakers: BreakerRegistry;
   private readonly observer: RequestObserver;
+  private readonly exchangeContext: ExchangeContext;
   private readonly upgraded = new Set<Duplex>();
   private draining = false;
 
@@ -66,6 +67,7 @@ export class ProxyServer {
     this.clock = options.clock ?? systemClock;
     this.breakers = options.breakers;
     this.observer = options.observer ?? NO_OBSERVER;
+    this.exchangeContext = { upstreams: this.upstreams, breakers: this.breakers, clock: this.clock, random: this.random };
     this.server = http.createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000 }, (req, res) =>
       this.handleRequest(req, res),
     );
@@ -87,7 +89,7 @@ export class ProxyServer {
     }
     const exchange = (body: Buffer | IncomingMessage | null) =>
       new Exchange(
-        { upstreams: this.upstreams, breakers: this.breakers, clock: this.clock, random: this.random },
+        this.exchangeContext,
         req,
         res,
         resolution,

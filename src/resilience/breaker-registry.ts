@@ -6,6 +6,8 @@ import { CircuitBreaker, type BreakerSnapshot } from './breaker.js';
 interface Entry {
   breaker: CircuitBreaker;
   settings: string;
+  /** The route object last seen: route snapshots are immutable, so the same object means the same settings. */
+  route: Route;
 }
 
 /**
@@ -21,11 +23,16 @@ export class BreakerRegistry {
   ) {}
 
   for(route: Route): CircuitBreaker {
-    const settings = JSON.stringify(route.resilience.breaker);
     const entry = this.entries.get(route.id);
-    if (entry !== undefined && entry.settings === settings) return entry.breaker;
+    if (entry?.route === route) return entry.breaker;
+    // A reload made a new route object: keep the breaker unless its settings changed.
+    const settings = JSON.stringify(route.resilience.breaker);
+    if (entry !== undefined && entry.settings === settings) {
+      entry.route = route;
+      return entry.breaker;
+    }
     const breaker = this.create(route.id, route.resilience.breaker);
-    this.entries.set(route.id, { breaker, settings });
+    this.entries.set(route.id, { breaker, settings, route });
     return breaker;
   }
 
