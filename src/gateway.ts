@@ -5,6 +5,7 @@ import { systemClock, systemRandom, type Clock, type Random } from './clock.js';
 import type { ServeConfig } from './config.js';
 import { ProxyServer } from './proxy/proxy.js';
 import { BreakerRegistry } from './resilience/breaker-registry.js';
+import { TrustedProxies } from './proxy/trusted-proxies.js';
 import { createUpstream } from './proxy/upstream.js';
 import { LiveRoutes } from './routing/live-routes.js';
 import { RouteStore } from './routing/store.js';
@@ -49,6 +50,8 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     accessLogger: config.accessLog === 'on' ? (deps.accessLogger ?? logger).child({ component: 'access' }) : undefined,
     random: deps.random ?? systemRandom,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    limits: config,
+    trustedProxies: TrustedProxies.parse(config.trustProxy),
   });
   let draining = false;
   const admin = await buildAdminApp({
