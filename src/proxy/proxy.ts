@@ -87,6 +87,8 @@ export class ProxyServer {
   }
 
   private handleRequest(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
+    // A request pipelined behind one answered with `Connection: close` must not run (RFC 9112 §9.6).
+    if ((req.socket as ClosingSocket)[CLOSING] === true) return void req.resume();
     const start = performance.now();
     const requestId = clientRequestId(req) ?? randomUUID();
     if (req.url!.length > this.limits.maxUrlBytes) {
@@ -117,7 +119,7 @@ export class ProxyServer {
     if (!hasBody(req)) return exchange(null);
     if (req.headers['content-length'] === undefined) {
       // Chunked: count what streams; past the limit the answer is 413 and the connection closes.
-      return exchange(limitedBody(req, maxBody, () => (res.shouldKeepAlive = false)));
+      return exchange(limitedBody(req, maxBody, () => closeAfter(req, res)));
     }
     if (!mayReplay(req, resolution)) return exchange(req);
     readBody(req, REPLAY_BUFFER_BYTES).then(exchange, () => res.destroy());
@@ -157,7 +159,7 @@ export class ProxyServer {
   /** Refuses a request before any backend sees it, as JSON, and logs it. */
   private refuse(req: IncomingMessage, res: ServerResponse, requestId: string, start: number, code: ErrorCode, message: string): void {
     // The body, if any, is not read: close rather than drain it for keep-alive.
-    if (code !== 'BAD_REQUEST_TARGET' || hasBody(req)) res.shouldKeepAlive = false;
+    if (code !== 'BAD_REQUEST_TARGET' || hasBody(req)) closeAfter(req, res);
     sendError(res, code, message, this.baseHeaders(requestId));
     this.logAccess(req, requestId, undefined, start, { status: ERRORS[code].status });
   }
@@ -249,6 +251,15 @@ export class ProxyServer {
     clearTimeout(timer);
     await Promise.all(Object.values(this.upstreams).map((u) => u.pool.close()));
   }
+}
+
+const CLOSING = Symbol('closing');
+type ClosingSocket = Socket & { [CLOSING]?: boolean };
+
+/** Answers `res` with `Connection: close` and runs no request that follows it on the connection. */
+function closeAfter(req: IncomingMessage, res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+  (req.socket as ClosingSocket)[CLOSING] = true;
 }
 
 /** Bodies up to this size are buffered when a retry or a fallback might have to send them again. */

@@ -64,7 +64,7 @@ export function parseResponse(raw: string, ended: RawResponse['ended'] = 'end'):
     start += end + 4;
     rest = rest.slice(end + 4);
   }
-  if (start > 0) return parseResponse(raw.slice(start), ended);
+  if (start > 0) return { ...parseResponse(raw.slice(start), ended), raw };
   const match = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '');
   const headers: Record<string, string> = {};
   for (const line of lines.slice(1)) {
