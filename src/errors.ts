@@ -26,7 +26,6 @@ export const ERRORS = {
   NOT_READY: { status: 503, message: 'The gateway is not ready' },
   CIRCUIT_OPEN: { status: 503, message: 'The backend is failing; its circuit breaker is open' },
   BACKEND_BUSY: { status: 503, message: 'The backend has too many requests in flight' },
-  OVERLOADED: { status: 503, message: 'The gateway has too many open connections' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The backend did not answer in time' },
   CONFIG_INVALID: { status: 400, message: 'The configuration is invalid' },
   DB_OPEN_FAILED: { status: 500, message: 'The route database could not be opened' },

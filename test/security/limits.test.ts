@@ -84,6 +84,22 @@ describe('size limits', () => {
     expectJsonError(res, 413, 'BODY_TOO_LARGE');
   });
 
+  it('closes connections past --max-connections at accept, and serves again once they go', async () => {
+    await start({ maxConnections: 5 });
+    const held = await Promise.all(
+      Array.from({ length: 5 }, () => new Promise<net.Socket>((resolve) => {
+        const socket = net.connect(port(), '127.0.0.1', () => resolve(socket));
+      })),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const extra = await rawRequest(port(), 'GET /a HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n', { timeoutMs: 3_000 });
+    expect(extra.status).toBe(0);
+    expect(extra.ended).not.toBe('timeout');
+    for (const socket of held) socket.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await rawRequest(port(), 'GET /a HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n')).status).toBe(200);
+  });
+
   it('stores, patches and validates the route limit', async () => {
     await start();
     const created = await admin(gw!, 'POST', '/routes', { pathPrefix: '/x' });
