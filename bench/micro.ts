@@ -66,6 +66,7 @@ function routes(count: number): Route[] {
     canaryPercent: 0,
     stickyKey: 'cookie',
     timeoutMs: 30_000,
+    maxBodyBytes: null,
     resilience: DEFAULT_RESILIENCE,
     version: 1,
     createdAt: at,

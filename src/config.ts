@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { trustListError } from './proxy/trusted-proxies.js';
 
 const BackendUrl = z
   .string()
@@ -23,6 +24,13 @@ export const DEFAULTS = {
   shutdownGraceMs: 10_000, // 10 s: most requests finish; shorter than Kubernetes' 30 s kill
   keepAliveTimeoutMs: 65_000, // above the 60 s idle timeout of common load balancers
   maxInFlight: 256, // per backend: enough for a busy monolith, bounded so a slow one cannot take every socket
+  trustProxy: '', // nobody: X-Forwarded-* from clients are replaced
+  headersTimeoutMs: 10_000, // 10 s to send a request head: generous for a phone, short for a slowloris
+  requestTimeoutMs: 300_000, // 5 min for a whole request, body included (Node's default)
+  maxHeaderBytes: 16_384, // 16 KiB of request line + headers (Node's and nginx-like default); past it 431
+  maxUrlBytes: 8_192, // longest request target; past it 414 (nginx's large_client_header_buffers is 8 KiB)
+  maxBodyBytes: 10 * 1024 * 1024, // 10 MiB per request body unless a route says otherwise; past it 413
+  maxConnections: 10_000, // open client connections at once; past it a fast 503 (mind `ulimit -n`)
 } as const;
 
 /** Everything `strangler serve` needs; flags and environment variables both land here. */
@@ -43,8 +51,26 @@ export const ServeConfig = z
     keepAliveTimeoutMs: z.coerce.number().int().min(1000).max(3_600_000).default(DEFAULTS.keepAliveTimeoutMs),
     legacyMaxInFlight: z.coerce.number().int().min(1).max(100_000).default(DEFAULTS.maxInFlight),
     modernMaxInFlight: z.coerce.number().int().min(1).max(100_000).default(DEFAULTS.maxInFlight),
+    /** Comma list of addresses and CIDRs whose X-Forwarded-* the gateway appends to instead of replacing. */
+    trustProxy: z
+      .string()
+      .default(DEFAULTS.trustProxy)
+      .superRefine((value, ctx) => {
+        const problem = trustListError(value);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+    headersTimeoutMs: z.coerce.number().int().min(1000).max(600_000).default(DEFAULTS.headersTimeoutMs),
+    requestTimeoutMs: z.coerce.number().int().min(1000).max(3_600_000).default(DEFAULTS.requestTimeoutMs),
+    maxHeaderBytes: z.coerce.number().int().min(1024).max(1_048_576).default(DEFAULTS.maxHeaderBytes),
+    maxUrlBytes: z.coerce.number().int().min(256).max(1_048_576).default(DEFAULTS.maxUrlBytes),
+    maxBodyBytes: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(DEFAULTS.maxBodyBytes),
+    maxConnections: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULTS.maxConnections),
   })
   .strict()
+  .refine((c) => c.headersTimeoutMs <= c.requestTimeoutMs, {
+    path: ['headersTimeoutMs'],
+    message: 'must not exceed requestTimeoutMs',
+  })
   .refine((c) => c.adminToken !== undefined || isLoopback(c.adminHost), {
     path: ['adminHost'],
     message: 'a non-loopback admin host needs STRANGLER_ADMIN_TOKEN to be set',

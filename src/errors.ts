@@ -4,6 +4,7 @@
  */
 export const ERRORS = {
   BAD_REQUEST_TARGET: { status: 400, message: 'The request target is not allowed' },
+  BAD_REQUEST: { status: 400, message: 'Malformed HTTP request' },
   VALIDATION_FAILED: { status: 400, message: 'The request failed validation' },
   INVALID_JSON: { status: 400, message: 'The body is not valid JSON' },
   UNAUTHORIZED: { status: 401, message: 'A valid bearer token is required' },
@@ -14,8 +15,11 @@ export const ERRORS = {
   DUPLICATE_ID: { status: 409, message: 'A route with this id already exists' },
   VERSION_CONFLICT: { status: 409, message: 'The route has changed since the given version' },
   NO_PREVIOUS_VERSION: { status: 409, message: 'The route has no version to roll back to' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time' },
   BODY_TOO_LARGE: { status: 413, message: 'The body is too large' },
+  URI_TOO_LONG: { status: 414, message: 'The request target is too long' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The body must be application/json' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
   INTERNAL: { status: 500, message: 'Internal error' },
   UPSTREAM_CONNECT_ERROR: { status: 502, message: 'The backend could not be reached' },
   UPSTREAM_ERROR: { status: 502, message: 'The backend failed' },

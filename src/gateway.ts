@@ -7,6 +7,7 @@ import { GatewayMetrics } from './observe/metrics.js';
 import { TrafficWindow } from './observe/traffic-window.js';
 import { ProxyServer } from './proxy/proxy.js';
 import { BreakerRegistry } from './resilience/breaker-registry.js';
+import { TrustedProxies } from './proxy/trusted-proxies.js';
 import { createUpstream } from './proxy/upstream.js';
 import { LiveRoutes } from './routing/live-routes.js';
 import { RouteStore } from './routing/store.js';
@@ -54,13 +55,15 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
         metrics.record(sample);
         traffic.record(sample);
       },
-      refused: () => metrics.recordRefused(),
+      refused: (code) => metrics.recordRefused(code),
     },
     clock,
     logger: logger.child({ component: 'proxy' }),
     accessLogger: config.accessLog === 'on' ? (deps.accessLogger ?? logger).child({ component: 'access' }) : undefined,
     random: deps.random ?? systemRandom,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    limits: config,
+    trustedProxies: TrustedProxies.parse(config.trustProxy),
   });
   let draining = false;
   const admin = await buildAdminApp({

@@ -24,6 +24,13 @@ serve flags (each also read from the env var shown):
   --keep-alive-timeout-ms N   STRANGLER_KEEP_ALIVE_TIMEOUT_MS  client keep-alive (default 65000)
   --legacy-max-in-flight N    STRANGLER_LEGACY_MAX_IN_FLIGHT   legacy bulkhead (default 256)
   --modern-max-in-flight N    STRANGLER_MODERN_MAX_IN_FLIGHT   modern bulkhead (default 256)
+  --trust-proxy LIST          STRANGLER_TRUST_PROXY      IPs/CIDRs whose X-Forwarded-* are appended to (default none)
+  --headers-timeout-ms N      STRANGLER_HEADERS_TIMEOUT_MS     time to send a request head (default 10000)
+  --request-timeout-ms N      STRANGLER_REQUEST_TIMEOUT_MS     time to send a whole request (default 300000)
+  --max-header-bytes N        STRANGLER_MAX_HEADER_BYTES       request head size, else 431 (default 16384)
+  --max-url-bytes N           STRANGLER_MAX_URL_BYTES          request target length, else 414 (default 8192)
+  --max-body-bytes N          STRANGLER_MAX_BODY_BYTES         request body, else 413; routes may override (default 10485760)
+  --max-connections N         STRANGLER_MAX_CONNECTIONS        open client connections, else 503 (default 10000)
                               STRANGLER_ADMIN_TOKEN      admin bearer token (env only)
 `;
 

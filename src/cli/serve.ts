@@ -20,6 +20,13 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { key: 'keepAliveTimeoutMs', env: 'STRANGLER_KEEP_ALIVE_TIMEOUT_MS' },
   { key: 'legacyMaxInFlight', env: 'STRANGLER_LEGACY_MAX_IN_FLIGHT' },
   { key: 'modernMaxInFlight', env: 'STRANGLER_MODERN_MAX_IN_FLIGHT' },
+  { key: 'trustProxy', env: 'STRANGLER_TRUST_PROXY' },
+  { key: 'headersTimeoutMs', env: 'STRANGLER_HEADERS_TIMEOUT_MS' },
+  { key: 'requestTimeoutMs', env: 'STRANGLER_REQUEST_TIMEOUT_MS' },
+  { key: 'maxHeaderBytes', env: 'STRANGLER_MAX_HEADER_BYTES' },
+  { key: 'maxUrlBytes', env: 'STRANGLER_MAX_URL_BYTES' },
+  { key: 'maxBodyBytes', env: 'STRANGLER_MAX_BODY_BYTES' },
+  { key: 'maxConnections', env: 'STRANGLER_MAX_CONNECTIONS' },
 ];
 
 /** `strangler serve`: runs the gateway until SIGTERM or SIGINT, then drains and exits 0. */

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ErrorCode } from '../errors.js';
 import type { BreakerState } from '../resilience/breaker.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { Backend } from '../routing/schema.js';
@@ -39,7 +40,7 @@ export class GatewayMetrics {
   private readonly requests: Counter<'route' | 'backend' | 'status_class'>;
   private readonly duration: Histogram<'route' | 'backend'>;
   private readonly fallbacks: Counter<'route' | 'reason'>;
-  private readonly refused: Counter;
+  private readonly refused: Counter<'code'>;
   private readonly series = new Map<string, Partial<Record<Backend, Series>>>();
   private readonly fallbackRoutes = new Map<string, Set<string>>();
 
@@ -67,15 +68,16 @@ export class GatewayMetrics {
     });
     this.refused = new Counter({
       name: 'strangler_refused_requests_total',
-      help: 'Requests refused before routing: ambiguous or malformed targets (400)',
+      help: 'Requests the gateway refused before choosing a backend, by error code (bad target, too large, missing Host)',
+      labelNames: ['code'],
       registers,
     });
     this.registerScrapeTime(sources, registers);
   }
 
   /** A request the gateway refused itself, before any route or backend was chosen. */
-  recordRefused(): void {
-    this.refused.inc();
+  recordRefused(code: ErrorCode): void {
+    this.refused.labels(code).inc();
   }
 
   record(sample: TrafficSample): void {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { errors, type Dispatcher } from 'undici';
 import type { Clock, Random } from '../clock.js';
 import type { ErrorCode } from '../errors.js';
@@ -10,6 +11,7 @@ import { retryAfterMs, type FailureKind } from '../resilience/replay.js';
 import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type Backend, type ResilienceSettings } from '../routing/schema.js';
 import { ClientGoneError, sendError, upstreamErrorCode, type ForwardOutcome } from './forward.js';
 import { clientResponseHeaders } from './headers.js';
+import { BodyTooLargeError } from './limits.js';
 import type { Resolution } from './resolve.js';
 import type { Upstream } from './upstream.js';
 
@@ -59,8 +61,8 @@ export class Exchange {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly resolution: Resolution,
-    /** The buffered body, null for none, or the request itself when it is streamed (not replayable). */
-    private readonly body: Buffer | IncomingMessage | null,
+    /** The buffered body, null for none, or a stream of it (the request itself or a counted copy; not replayable). */
+    private readonly body: Buffer | Readable | null,
     /** End-to-end request headers plus the gateway's (X-Forwarded-*, X-Request-Id); owned by the exchange. */
     private readonly upstreamHeaders: string[],
     /** Headers every answer carries: request id, route, a canary cookie, `Connection: close` when draining; owned by the exchange. */
@@ -163,6 +165,7 @@ export class Exchange {
   /** An attempt failed before any response head: connection error, timeout, reset. */
   attemptFailed(attempt: Attempt, err: Error): void {
     if (this.clientGone || err instanceof ClientGoneError) return this.finish({ status: 499, error: err }, attempt.backend);
+    if (err instanceof BodyTooLargeError) return this.giveUp(attempt.backend, 'BODY_TOO_LARGE', err.message, err);
     this.failed(attempt.backend, failureKind(err), err);
   }
 
@@ -340,7 +343,8 @@ class Attempt implements Dispatcher.DispatchHandler {
       this.exchange.response.destroy(err);
       return this.exchange.attemptCompleted(this, this.status, err);
     }
-    this.recordBreaker(err instanceof ClientGoneError ? 'released' : 'failure');
+    // The client's fault is not the backend's.
+    this.recordBreaker(err instanceof ClientGoneError || err instanceof BodyTooLargeError ? 'released' : 'failure');
     this.exchange.attemptFailed(this, err);
   }
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { TrustedProxies } from './trusted-proxies.js';
 
 /**
  * Headers meaningful only for one connection (RFC 9110 §7.6.1), plus those the gateway sets
@@ -60,8 +61,12 @@ function connectionTokens(value: string | undefined): Set<string> | undefined {
   return tokens.length === 0 ? undefined : new Set(tokens);
 }
 
-/** The flat [name, value, …] list to send upstream: end-to-end headers plus the gateway's own. */
-export function upstreamRequestHeaders(req: IncomingMessage, requestId: string): string[] {
+/**
+ * The flat [name, value, …] list to send upstream: end-to-end headers plus the gateway's own.
+ * X-Forwarded-* sent by the client are replaced, unless the peer is a trusted proxy: then the
+ * peer is appended to its X-Forwarded-For and its -Proto and -Host are kept.
+ */
+export function upstreamRequestHeaders(req: IncomingMessage, requestId: string, trusted?: TrustedProxies): string[] {
   const raw = req.rawHeaders;
   const listed = connectionTokens(req.headers.connection);
   const out: string[] = [];
@@ -70,16 +75,37 @@ export function upstreamRequestHeaders(req: IncomingMessage, requestId: string):
     if (NOT_FORWARDED_REQUEST.has(name) || listed?.has(name)) continue;
     out.push(name, raw[i + 1]!);
   }
+  const chain = trusted !== undefined && trusted.trusts(req.socket.remoteAddress) ? req.headers : undefined;
+  const forwardedFor = chain?.['x-forwarded-for'];
   out.push(
     'x-forwarded-for',
-    clientAddress(req),
+    forwardedFor ? `${forwardedFor}, ${clientAddress(req)}` : clientAddress(req),
     'x-forwarded-proto',
-    'encrypted' in req.socket ? 'https' : 'http',
+    firstOf(chain?.['x-forwarded-proto']) ?? ('encrypted' in req.socket ? 'https' : 'http'),
     'x-request-id',
     requestId,
   );
-  if (req.headers.host !== undefined) out.push('x-forwarded-host', req.headers.host);
+  const host = firstOf(chain?.['x-forwarded-host']) ?? req.headers.host;
+  if (host !== undefined) out.push('x-forwarded-host', host);
   return out;
+}
+
+function firstOf(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value || undefined;
+}
+
+/**
+ * False when the request has two Host headers (Node keeps only the first; a backend might read
+ * the other), or none on HTTP/1.1, which requires it (RFC 9112 §3.2).
+ */
+export function hasOneHost(req: IncomingMessage): boolean {
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+  }
+  return hosts === 1 || (hosts === 0 && req.httpVersionMinor === 0);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { systemClock, systemRandom, type Clock, type Random } from '../clock.js';
@@ -10,8 +10,11 @@ import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type Backend } from '../routing/schema.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
 import { Exchange, type ExchangeContext, type ExchangeOutcome } from './exchange.js';
+import { ERRORS, errorJson, type ErrorCode } from '../errors.js';
 import { hasBody, sendError, type ForwardOutcome } from './forward.js';
-import { clientRequestId, upstreamRequestHeaders } from './headers.js';
+import { clientRequestId, hasOneHost, upstreamRequestHeaders } from './headers.js';
+import { DEFAULT_LIMITS, limitedBody, type RequestLimits } from './limits.js';
+import type { TrustedProxies } from './trusted-proxies.js';
 import { resolve, type Resolution } from './resolve.js';
 import type { Upstream } from './upstream.js';
 import { UpgradeHandler, rejectUpgrade } from './websocket.js';
@@ -29,12 +32,16 @@ export interface ProxyOptions {
   random?: Random;
   /** Idle keep-alive time for client connections; keep it above any load balancer's idle timeout. */
   keepAliveTimeoutMs?: number;
+  /** Sizes and timeouts of client requests (default DEFAULT_LIMITS). */
+  limits?: Partial<RequestLimits>;
+  /** Peers whose X-Forwarded-* headers are appended to rather than replaced; undefined trusts nobody. */
+  trustedProxies?: TrustedProxies | undefined;
 }
 
 export interface RequestObserver {
   finished(sample: TrafficSample): void;
-  /** A request refused before routing (an ambiguous or malformed target). */
-  refused(): void;
+  /** A request refused before a backend was chosen (bad target, too large, no Host). */
+  refused(code: ErrorCode): void;
 }
 
 const NO_OBSERVER: RequestObserver = { finished: () => {}, refused: () => {} };
@@ -56,6 +63,8 @@ export class ProxyServer {
   private readonly observer: RequestObserver;
   private readonly exchangeContext: ExchangeContext;
   private readonly upgraded = new Set<Duplex>();
+  private readonly limits: RequestLimits;
+  private readonly trustedProxies: TrustedProxies | undefined;
   private draining = false;
 
   constructor(options: ProxyOptions) {
@@ -68,37 +77,65 @@ export class ProxyServer {
     this.breakers = options.breakers;
     this.observer = options.observer ?? NO_OBSERVER;
     this.exchangeContext = { upstreams: this.upstreams, breakers: this.breakers, clock: this.clock, random: this.random };
-    this.server = http.createServer({ keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000 }, (req, res) =>
-      this.handleRequest(req, res),
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.trustedProxies = options.trustedProxies;
+    this.server = http.createServer(
+      {
+        keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000,
+        headersTimeout: this.limits.headersTimeoutMs,
+        requestTimeout: this.limits.requestTimeoutMs,
+        // Node checks the two timeouts on this interval (default 30 s): a slowloris socket must not outlive its limit by that much.
+        connectionsCheckingInterval: Math.min(1_000, this.limits.headersTimeoutMs),
+        maxHeaderSize: this.limits.maxHeaderBytes,
+        requireHostHeader: false, // checked in handleRequest, to answer in JSON like every other refusal
+      },
+      (req, res) => this.handleRequest(req, res, false),
     );
+    // Past the bound, new connections are closed at accept: answering them would spend what the bound protects.
+    this.server.maxConnections = this.limits.maxConnections;
+    // With a Content-Length over the limit, refuse before the client sends the body.
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.handleRequest(req, res, true));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.handleUpgrade(req, socket, head),
     );
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.handleClientError(err, socket));
   }
 
-  private handleRequest(req: IncomingMessage, res: ServerResponse): void {
+  private handleRequest(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
+    // A request pipelined behind one answered with `Connection: close` must not run (RFC 9112 §9.6).
+    if ((req.socket as ClosingSocket)[CLOSING] === true) return void req.resume();
     const start = performance.now();
     const requestId = clientRequestId(req) ?? randomUUID();
+    if (req.url!.length > this.limits.maxUrlBytes) {
+      return this.refuse(req, res, requestId, start, 'URI_TOO_LONG', `request target over ${this.limits.maxUrlBytes} bytes`);
+    }
+    // Two Host headers are read differently by different servers (request smuggling); HTTP/1.1 requires one.
+    if (!hasOneHost(req)) return this.refuse(req, res, requestId, start, 'BAD_REQUEST', 'exactly one Host header is required');
     const resolution = resolve(req, this.routes.current, this.random);
     if ('refused' in resolution) {
-      sendError(res, 'BAD_REQUEST_TARGET', `bad request target: ${resolution.refused}`, this.baseHeaders(requestId));
-      this.observer.refused();
-      this.logAccess(req, requestId, undefined, start, { status: 400 });
-      return;
+      return this.refuse(req, res, requestId, start, 'BAD_REQUEST_TARGET', `bad request target: ${resolution.refused}`);
     }
-    const exchange = (body: Buffer | IncomingMessage | null) =>
+    const maxBody = resolution.route?.maxBodyBytes ?? this.limits.maxBodyBytes;
+    if (Number(req.headers['content-length']) > maxBody) {
+      return this.refuse(req, res, requestId, start, 'BODY_TOO_LARGE', `the request body is larger than ${maxBody} bytes`);
+    }
+    if (expectsContinue) res.writeContinue();
+    const exchange = (body: Buffer | Readable | null) =>
       new Exchange(
         this.exchangeContext,
         req,
         res,
         resolution,
         body,
-        upstreamRequestHeaders(req, requestId),
+        upstreamRequestHeaders(req, requestId, this.trustedProxies),
         this.clientHeaders(resolution, requestId),
         (outcome) => this.logAccess(req, requestId, resolution, start, outcome),
       ).start();
     if (!hasBody(req)) return exchange(null);
+    if (req.headers['content-length'] === undefined) {
+      // Chunked: count what streams; past the limit the answer is 413 and the connection closes.
+      return exchange(limitedBody(req, maxBody, () => closeAfter(req, res)));
+    }
     if (!mayReplay(req, resolution)) return exchange(req);
     readBody(req, REPLAY_BUFFER_BYTES).then(exchange, () => res.destroy());
   }
@@ -126,7 +163,7 @@ export class ProxyServer {
       {
         path: upstream.basePath + resolution.target,
         method: req.method!,
-        headers: upstreamRequestHeaders(req, requestId),
+        headers: upstreamRequestHeaders(req, requestId, this.trustedProxies),
         upgrade: 'websocket',
         headersTimeout: resolution.route?.timeoutMs ?? DEFAULT_ROUTE_SETTINGS.timeoutMs,
       },
@@ -134,18 +171,29 @@ export class ProxyServer {
     );
   }
 
-  /** Malformed HTTP from a client gets a JSON 400 instead of Node's bare one. */
+  /** Refuses a request before any backend sees it, as JSON, and logs it. */
+  private refuse(req: IncomingMessage, res: ServerResponse, requestId: string, start: number, code: ErrorCode, message: string): void {
+    // The body, if any, is not read: close rather than drain it for keep-alive.
+    if (code !== 'BAD_REQUEST_TARGET' || hasBody(req)) closeAfter(req, res);
+    sendError(res, code, message, this.baseHeaders(requestId));
+    this.observer.refused(code);
+    this.logAccess(req, requestId, undefined, start, { status: ERRORS[code].status });
+  }
+
+  /** Malformed HTTP, oversized heads and timed-out requests get JSON instead of Node's bare answers. */
   private handleClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    const body = JSON.stringify({
-      error: {
-        code: tooLarge ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST',
-        message: tooLarge ? 'request headers are too large' : 'malformed HTTP request',
-      },
-    });
+    const responding = (socket as { _httpMessage?: ServerResponse })._httpMessage?.headersSent === true;
+    if (err.code === 'ECONNRESET' || !socket.writable || responding) return void socket.destroy();
+    const code: ErrorCode =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? 'HEADERS_TOO_LARGE'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 'REQUEST_TIMEOUT'
+          : 'BAD_REQUEST';
+    const body = errorJson(code);
+    const status = ERRORS[code].status;
     socket.end(
-      `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n` +
         `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   }
@@ -203,6 +251,8 @@ export class ProxyServer {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
+        // An accept that fails (EMFILE: out of file descriptors) must not take the process down.
+        this.server.on('error', (err) => this.logger.error({ err }, 'accepting a connection failed'));
         resolveListen();
       });
     });
@@ -229,6 +279,15 @@ export class ProxyServer {
     // Every client has its answer now; what is left in a pool is an abandoned connect attempt.
     await Promise.all(Object.values(this.upstreams).map((u) => u.pool.destroy()));
   }
+}
+
+const CLOSING = Symbol('closing');
+type ClosingSocket = Socket & { [CLOSING]?: boolean };
+
+/** Answers `res` with `Connection: close` and runs no request that follows it on the connection. */
+function closeAfter(req: IncomingMessage, res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+  (req.socket as ClosingSocket)[CLOSING] = true;
 }
 
 /** Bodies up to this size are buffered when a retry or a fallback might have to send them again. */

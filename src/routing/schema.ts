@@ -34,7 +34,11 @@ export const DEFAULT_ROUTE_SETTINGS = {
   canaryPercent: 0,
   stickyKey: 'cookie',
   timeoutMs: 30_000, // 30 s: long enough for a slow monolith page, short enough to free a socket
+  maxBodyBytes: null, // the gateway's --max-body-bytes
 } as const;
+
+/** A route's request body limit in bytes; null means the gateway's `--max-body-bytes`. */
+export const MaxBodyBytes = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable();
 
 /** The modern side's circuit breaker; see resilience/breaker.ts for the state machine. */
 export const BreakerSettings = z
@@ -131,6 +135,7 @@ export const RouteSettings = z.object({
   canaryPercent: z.number().int().min(0).max(100),
   stickyKey: StickyKey,
   timeoutMs: z.number().int().min(1).max(600_000),
+  maxBodyBytes: MaxBodyBytes,
   resilience: ResilienceSettings,
 });
 export type RouteSettings = z.infer<typeof RouteSettings>;
@@ -138,6 +143,8 @@ export type RouteSettings = z.infer<typeof RouteSettings>;
 export const Route = RouteSettings.extend({
   // History rows written before resilience settings existed read as the defaults.
   resilience: ResilienceSettings.default(DEFAULT_RESILIENCE),
+  // ... and those written before body limits existed, as the gateway default.
+  maxBodyBytes: MaxBodyBytes.default(DEFAULT_ROUTE_SETTINGS.maxBodyBytes),
   id: RouteId,
   version: z.number().int().min(1),
   createdAt: z.string(),
@@ -156,6 +163,7 @@ export const RouteCreate = z
     canaryPercent: RouteSettings.shape.canaryPercent.default(DEFAULT_ROUTE_SETTINGS.canaryPercent),
     stickyKey: StickyKey.default(DEFAULT_ROUTE_SETTINGS.stickyKey),
     timeoutMs: RouteSettings.shape.timeoutMs.default(DEFAULT_ROUTE_SETTINGS.timeoutMs),
+    maxBodyBytes: MaxBodyBytes.optional(),
     resilience: ResiliencePatch.optional(),
     reason: Reason.optional(),
   })

@@ -4,6 +4,7 @@ import { GatewayError } from '../errors.js';
 import { parseOrThrow } from '../validation.js';
 import {
   DEFAULT_RESILIENCE,
+  DEFAULT_ROUTE_SETTINGS,
   HistoryEntry,
   ResilienceSettings,
   Route,
@@ -49,6 +50,8 @@ const MIGRATIONS: readonly string[] = [
    );`,
   // Resilience settings (retries, fallback, breaker, deadline) as one validated JSON document.
   `ALTER TABLE routes ADD COLUMN resilience TEXT NOT NULL DEFAULT '{}';`,
+  // Per-route request body limit; NULL means the gateway's --max-body-bytes.
+  `ALTER TABLE routes ADD COLUMN max_body_bytes INTEGER CHECK (max_body_bytes >= 0);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -65,6 +68,7 @@ export interface RouteRow {
   created_at: string;
   updated_at: string;
   resilience: string;
+  max_body_bytes: number | null;
 }
 
 /** A `route_history` row as SQLite returns it. */
@@ -100,12 +104,12 @@ export class RouteStore {
       get: db.prepare<[string], RouteRow>('SELECT * FROM routes WHERE id = ?'),
       byPrefix: db.prepare<[string], RouteRow>('SELECT * FROM routes WHERE path_prefix = ?'),
       insert: db.prepare(
-        `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, resilience, version, created_at, updated_at)
-         VALUES (@id, @pathPrefix, @mode, @canaryPercent, @stickyKey, @timeoutMs, @resilienceJson, @version, @createdAt, @updatedAt)`,
+        `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, max_body_bytes, resilience, version, created_at, updated_at)
+         VALUES (@id, @pathPrefix, @mode, @canaryPercent, @stickyKey, @timeoutMs, @maxBodyBytes, @resilienceJson, @version, @createdAt, @updatedAt)`,
       ),
       update: db.prepare(
         `UPDATE routes SET path_prefix = @pathPrefix, mode = @mode, canary_percent = @canaryPercent,
-           sticky_key = @stickyKey, timeout_ms = @timeoutMs, resilience = @resilienceJson, version = @version,
+           sticky_key = @stickyKey, timeout_ms = @timeoutMs, max_body_bytes = @maxBodyBytes, resilience = @resilienceJson, version = @version,
            updated_at = @updatedAt
          WHERE id = @id`,
       ),
@@ -198,6 +202,7 @@ export class RouteStore {
         canaryPercent: input.canaryPercent,
         stickyKey: input.stickyKey,
         timeoutMs: input.timeoutMs,
+        maxBodyBytes: input.maxBodyBytes ?? DEFAULT_ROUTE_SETTINGS.maxBodyBytes,
         resilience: parseOrThrow(ResilienceSettings, mergeResilience(DEFAULT_RESILIENCE, input.resilience), 'resilience'),
         version,
         createdAt: now,
@@ -355,6 +360,7 @@ function toRoute(row: RouteRow): Route {
     canaryPercent: row.canary_percent,
     stickyKey: row.sticky_key,
     timeoutMs: row.timeout_ms,
+    maxBodyBytes: row.max_body_bytes,
     resilience: mergeResilience(DEFAULT_RESILIENCE, JSON.parse(row.resilience) as ResiliencePatch),
     version: row.version,
     createdAt: row.created_at,
@@ -381,8 +387,8 @@ function toRow(route: Route): Route & { resilienceJson: string } {
 }
 
 function settingsOf(route: Route): RouteSettings {
-  const { pathPrefix, mode, canaryPercent, stickyKey, timeoutMs, resilience } = route;
-  return { pathPrefix, mode, canaryPercent, stickyKey, timeoutMs, resilience };
+  const { pathPrefix, mode, canaryPercent, stickyKey, timeoutMs, maxBodyBytes, resilience } = route;
+  return { pathPrefix, mode, canaryPercent, stickyKey, timeoutMs, maxBodyBytes, resilience };
 }
 
 function sameSettings(a: RouteSettings, b: RouteSettings): boolean {

@@ -9,6 +9,7 @@ export function route(pathPrefix: string, fields: Partial<Route> = {}): Route {
     canaryPercent: 0,
     stickyKey: 'cookie',
     timeoutMs: 30_000,
+    maxBodyBytes: null,
     resilience: DEFAULT_RESILIENCE,
     version: 1,
     createdAt: '2026-01-01T00:00:00.000Z',

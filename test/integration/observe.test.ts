@@ -58,7 +58,7 @@ describe('metrics and status after a known mix of traffic', () => {
     expect(m.get('strangler_requests_total{route="orders",backend="modern",status_class="5xx"}')).toBe(2);
     expect(m.get('strangler_requests_total{route="orders",backend="legacy",status_class="2xx"}')).toBe(4);
     expect(m.get('strangler_requests_total{route="default",backend="legacy",status_class="2xx"}')).toBe(3);
-    expect(m.get('strangler_refused_requests_total')).toBe(1);
+    expect(m.get('strangler_refused_requests_total{code="BAD_REQUEST_TARGET"}')).toBe(1);
     expect(m.get('strangler_request_duration_seconds_count{route="orders",backend="modern"}')).toBe(9);
     expect(m.get('strangler_request_duration_seconds_bucket{le="+Inf",route="orders",backend="modern"}')).toBe(9);
     const fallbacks = [...m].filter(([k]) => k.startsWith('strangler_fallbacks_total{route="orders"'));

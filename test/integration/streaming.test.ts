@@ -67,7 +67,8 @@ describe('streaming', () => {
       req.on('end', () => res.end(JSON.stringify({ bytes, sha256: hash.digest('hex') })));
     });
     gw = await startTestGateway({ modern: backend });
-    await admin(gw, 'POST', '/routes', { pathPrefix: '/upload', mode: 'modern' });
+    // Over the gateway's 10 MiB default body limit: the route raises its own.
+    await admin(gw, 'POST', '/routes', { pathPrefix: '/upload', mode: 'modern', maxBodyBytes: 64 * 1024 * 1024 });
     const answer = await new Promise<string>((resolve, reject) => {
       const req = http.request(gw!.proxyUrl + '/upload', { method: 'POST' }, (res) => {
         let text = '';

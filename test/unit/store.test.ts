@@ -86,6 +86,7 @@ describe('RouteStore.create', () => {
       canaryPercent: 0,
       stickyKey: 'cookie',
       timeoutMs: 30_000,
+      maxBodyBytes: null,
       resilience: DEFAULT_RESILIENCE,
       version: 1,
       createdAt: iso(T0),
