@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
+import { packageVersion } from '../version.js';
 import { serve } from './serve.js';
 
 const HELP = `strangler: an HTTP gateway for strangler-fig migrations
@@ -51,20 +51,9 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv): Promise<number>
       return command === undefined ? 2 : 0;
     case '--version':
     case '-v':
-      process.stdout.write(`${version()}\n`);
+      process.stdout.write(`${packageVersion()}\n`);
       return 0;
     default:
       throw new UsageError(`unknown command "${command}"; try "strangler --help"`);
   }
-}
-
-function version(): string {
-  for (const path of ['../../package.json', '../../../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { version: string }).version;
-    } catch {
-      // try the next layout (src/ when run from source, dist/src/ when built)
-    }
-  }
-  return 'unknown';
 }
