@@ -63,17 +63,18 @@ export function hasChanges(plan: Plan): boolean {
 
 /** Every leaf that differs between two settings objects; arrays compare whole. */
 export function diffSettings(before: RouteSettings, after: RouteSettings): FieldChange[] {
-  const a = flatten(before);
-  const b = flatten(after);
+  const a = leaves(before);
+  const b = leaves(after);
   const fields = [...new Set([...a.keys(), ...b.keys()])];
   return fields
     .filter((field) => JSON.stringify(a.get(field)) !== JSON.stringify(b.get(field)))
     .map((field) => ({ field, from: a.get(field), to: b.get(field) }));
 }
 
-function flatten(value: object, prefix = '', into = new Map<string, unknown>()): Map<string, unknown> {
+/** Every leaf of a nested object by its dotted path, in key order; arrays are leaves. */
+export function leaves(value: object, prefix = '', into = new Map<string, unknown>()): Map<string, unknown> {
   for (const [key, v] of Object.entries(value)) {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) flatten(v as object, `${prefix}${key}.`, into);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) leaves(v as object, `${prefix}${key}.`, into);
     else into.set(prefix + key, v);
   }
   return into;
