@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { ApplyRequest, desiredRoute, parseRouteFile } from '../routing/route-file.js';
-import { hasChanges, type ApplyResult } from '../routing/plan.js';
+import type { ApplyResult } from '../routing/plan.js';
 import { changeMeta } from './routes.js';
 import type { AdminOptions } from './server.js';
 
@@ -16,10 +16,9 @@ export function registerApply(app: FastifyInstance, { store, logger }: AdminOpti
     const input = parseRouteFile(ApplyRequest, request.body);
     const meta = changeMeta(request, input.reason, undefined);
     const plan = store.apply(input.routes.map(desiredRoute), { prune: input.prune, dryRun: input.dryRun }, meta);
-    if (!input.dryRun && hasChanges(plan)) {
-      for (const change of plan.changes.filter((c) => c.action !== 'unchanged')) {
-        logger.info({ reqId: request.id, action: `apply-${change.action}`, route: change.id, actor: meta.actor, reason: meta.reason }, 'route changed');
-      }
+    const changed = input.dryRun ? [] : plan.changes.filter((c) => c.action !== 'unchanged');
+    for (const change of changed) {
+      logger.info({ reqId: request.id, action: `apply-${change.action}`, route: change.id, actor: meta.actor, reason: meta.reason }, 'route changed');
     }
     const result: ApplyResult = { applied: !input.dryRun, plan };
     return result;

@@ -3,7 +3,7 @@ import { text } from 'node:stream/consumers';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
 import { RouteFile, parseRouteFile, specOf } from '../routing/route-file.js';
-import type { ApplyResult, Plan } from '../routing/plan.js';
+import { hasChanges, type ApplyResult, type Plan } from '../routing/plan.js';
 import type { Route } from '../routing/schema.js';
 import { UsageError } from './args.js';
 import { AdminClient, output, parseCommand } from './client.js';
@@ -76,7 +76,6 @@ export function formatPlan(plan: Plan, applied: boolean): string {
     `plan: ${counts.create} to create, ${counts.update} to update, ${counts.delete} to delete, ${counts.unchanged} unchanged`,
   );
   if (plan.unmanaged.length > 0) lines.push(`not in the file, left alone (--prune deletes them): ${plan.unmanaged.join(', ')}`);
-  const changed = counts.create + counts.update + counts.delete > 0;
-  lines.push(!applied ? 'dry run: nothing changed' : changed ? 'applied' : 'nothing to do');
+  lines.push(!applied ? 'dry run: nothing changed' : hasChanges(plan) ? 'applied' : 'nothing to do');
   return lines.join('\n') + '\n';
 }
