@@ -10,12 +10,12 @@ type Seed = Omit<RouteCreate, 'reason'> & { id: string };
 
 /** One modern route at /api: the plain 1-route gateway. */
 export const ONE_ROUTE: Seed[] = [
-  { id: 'api', pathPrefix: '/api', mode: 'modern', canaryPercent: 0, stickyKey: 'cookie', timeoutMs: 30_000 },
+  { id: 'api', pathPrefix: '/api', mode: 'modern', canaryPercent: 0, stickyKey: 'cookie', timeoutMs: 30_000, maxBodyBytes: null },
 ];
 
 /** A 50 % canary at /api, sticky on the x-user-id header the load generators send. */
 export const CANARY_ROUTE: Seed[] = [
-  { id: 'api', pathPrefix: '/api', mode: 'canary', canaryPercent: 50, stickyKey: 'header:x-user-id', timeoutMs: 30_000 },
+  { id: 'api', pathPrefix: '/api', mode: 'canary', canaryPercent: 50, stickyKey: 'header:x-user-id', timeoutMs: 30_000, maxBodyBytes: null },
 ];
 
 /**
@@ -31,6 +31,7 @@ export function manyRoutes(count: number): Seed[] {
     canaryPercent: i % 3 === 1 ? 10 : 0,
     stickyKey: i % 2 === 0 ? 'cookie' : 'header:x-user-id',
     timeoutMs: 30_000,
+    maxBodyBytes: null,
   }));
 }
 

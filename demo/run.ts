@@ -12,8 +12,8 @@ import { createLoggers } from '../src/logger.js';
 import type { RouteCreate } from '../src/routing/schema.js';
 
 const SEED: RouteCreate[] = [
-  { id: 'orders', pathPrefix: '/orders', mode: 'legacy', canaryPercent: 0, stickyKey: 'cookie', timeoutMs: 5_000 },
-  { id: 'users', pathPrefix: '/users', mode: 'legacy', canaryPercent: 0, stickyKey: 'header:x-user-id', timeoutMs: 5_000 },
+  { id: 'orders', pathPrefix: '/orders', mode: 'legacy', canaryPercent: 0, stickyKey: 'cookie', timeoutMs: 5_000, maxBodyBytes: null },
+  { id: 'users', pathPrefix: '/users', mode: 'legacy', canaryPercent: 0, stickyKey: 'header:x-user-id', timeoutMs: 5_000, maxBodyBytes: null },
 ];
 
 async function main(): Promise<void> {

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * Every error the gateway reports has a stable code. Clients and scripts key on the code;
  * the message is for people. Admin API and data plane answer `{ error: { code, message, details? } }`.
@@ -32,6 +34,15 @@ export const ERRORS = {
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/** The body of every error answer, from the admin API and the data plane. */
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.enum(Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]]),
+    message: z.string(),
+    details: z.unknown().optional(),
+  }),
+});
 
 export class GatewayError extends Error {
   readonly code: ErrorCode;

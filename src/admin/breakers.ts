@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import type { BreakerSnapshot } from '../resilience/breaker.js';
-import type { Route } from '../routing/schema.js';
+import { PathPrefix, RouteId, type Route } from '../routing/schema.js';
 import type { AdminOptions } from './server.js';
 
 const NEVER_USED: BreakerSnapshot = {
@@ -13,9 +14,22 @@ const NEVER_USED: BreakerSnapshot = {
   nextProbeAt: null,
 };
 
+/** One route's modern-side breaker as `GET /breakers` shows it. */
+export const BreakerView = z.object({
+  routeId: RouteId,
+  pathPrefix: PathPrefix,
+  state: z.enum(['closed', 'open', 'half-open']),
+  failureRatePercent: z.number(),
+  callsInWindow: z.number().int(),
+  failuresInWindow: z.number().int(),
+  lastTransitionAt: z.string().nullable(),
+  nextProbeAt: z.string().nullable(),
+});
+export type BreakerView = z.infer<typeof BreakerView>;
+
 /** The modern-side breakers: what each route's is doing, and a way to close one by hand. */
 export function registerBreakers(app: FastifyInstance, { routes, breakers }: AdminOptions): void {
-  const view = (route: Route) => {
+  const view = (route: Route): BreakerView => {
     const snapshot = breakers.snapshot(route.id) ?? NEVER_USED;
     return {
       routeId: route.id,

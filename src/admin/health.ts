@@ -1,10 +1,14 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { errorJson } from '../errors.js';
 import type { AdminOptions } from './server.js';
 
+export const Healthz = z.object({ status: z.literal('ok') });
+export const Readyz = z.object({ status: z.literal('ready'), routes: z.number().int().min(0) });
+
 /** Liveness and readiness probes; open without a token because they reveal nothing. */
 export function registerHealth(app: FastifyInstance, options: AdminOptions): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', async (): Promise<z.infer<typeof Healthz>> => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
     const reasons: string[] = [];
@@ -14,6 +18,7 @@ export function registerHealth(app: FastifyInstance, options: AdminOptions): voi
     if (reasons.length > 0) {
       return reply.code(503).type('application/json; charset=utf-8').send(errorJson('NOT_READY', reasons.join('; ')));
     }
-    return { status: 'ready', routes: options.routes.current.size };
+    const ready: z.infer<typeof Readyz> = { status: 'ready', routes: options.routes.current.size };
+    return ready;
   });
 }

@@ -95,7 +95,7 @@ function notFound(request: IdRequest): GatewayError {
 }
 
 /** Who is changing what, and which version they believe they are changing. */
-function changeMeta(request: FastifyRequest, reason: string | undefined, bodyVersion: number | undefined): ChangeMeta {
+export function changeMeta(request: FastifyRequest, reason: string | undefined, bodyVersion: number | undefined): ChangeMeta {
   const actorHeader = request.headers['x-actor'];
   if (actorHeader !== undefined && (typeof actorHeader !== 'string' || !ACTOR.test(actorHeader))) {
     throw new GatewayError('VALIDATION_FAILED', 'X-Actor: must be 1-128 printable ASCII characters');

@@ -7,9 +7,12 @@ import type { TrafficWindow } from '../observe/traffic-window.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
 import type { RouteStore } from '../routing/store.js';
+import { packageVersion } from '../version.js';
+import { registerApply } from './apply.js';
 import { registerBreakers } from './breakers.js';
 import { registerHealth } from './health.js';
 import { registerMetrics } from './metrics.js';
+import { registerOpenApi } from './openapi.js';
 import { registerRoutes } from './routes.js';
 import { registerStatus } from './status.js';
 
@@ -26,7 +29,8 @@ export interface AdminOptions {
 }
 
 const BODY_LIMIT = 64 * 1024; // route changes are small; anything larger is a mistake or an attack
-const OPEN_PATHS = new Set(['/healthz', '/readyz']);
+// The probes reveal nothing; the API description is what the README already publishes.
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/openapi.json', '/docs']);
 
 /** The admin API: its own fastify instance on its own listener, JSON in and out. */
 export async function buildAdminApp(options: AdminOptions): Promise<FastifyInstance> {
@@ -58,13 +62,20 @@ export async function buildAdminApp(options: AdminOptions): Promise<FastifyInsta
       .send(errorJson('NOT_FOUND', `no endpoint ${request.method} ${request.url.split('?')[0]}`)),
   );
 
+  registerEndpoints(app, options);
+  await app.ready();
+  return app;
+}
+
+/** Every admin endpoint; each one is listed in the OpenAPI document (openapi.ts). */
+export function registerEndpoints(app: FastifyInstance, options: AdminOptions): void {
   registerHealth(app, options);
   registerRoutes(app, options);
+  registerApply(app, options);
   registerBreakers(app, options);
   registerStatus(app, options);
   registerMetrics(app, options);
-  await app.ready();
-  return app;
+  registerOpenApi(app, packageVersion());
 }
 
 function bearerAuth(token: string) {

@@ -12,6 +12,10 @@ export interface FlagSpec {
   /** The environment variable that fills it when the flag is absent. */
   env?: string;
   boolean?: boolean;
+  /** May be given several times; the value is then an array of strings. */
+  multiple?: boolean;
+  /** A one-letter alias, e.g. `f` for `-f`. */
+  short?: string;
   /** Read from the environment only (secrets: a flag would show in `ps` and shell history). */
   envOnly?: boolean;
 }
@@ -31,7 +35,15 @@ export function parseFlags<S extends z.ZodType>(
   env: NodeJS.ProcessEnv,
 ): { config: z.infer<S>; positionals: string[] } {
   const options = Object.fromEntries(
-    specs.filter((s) => !s.envOnly).map((s) => [flagName(s.key).slice(2), { type: s.boolean ? 'boolean' : 'string' }] as const),
+    specs
+      .filter((s) => !s.envOnly)
+      .map(
+        (s) =>
+          [
+            flagName(s.key).slice(2),
+            { type: s.boolean ? 'boolean' : 'string', multiple: s.multiple ?? false, ...(s.short ? { short: s.short } : {}) },
+          ] as const,
+      ),
   );
   let parsed;
   try {

@@ -1,13 +1,33 @@
-import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
+import { packageVersion } from '../version.js';
+import { breakersCommand } from './breakers.js';
+import { applyCommand, exportCommand } from './route-file.js';
+import { ROUTES_USAGE, routesCommand } from './routes.js';
 import { serve } from './serve.js';
+import { statusCommand } from './status.js';
 
 const HELP = `strangler: an HTTP gateway for strangler-fig migrations
 
 Usage:
   strangler serve [flags]     run the gateway (flags and env vars: see README "Configuration")
+  ${ROUTES_USAGE}
+  strangler status            the migration at a glance
+  strangler breakers [reset <routeId>]
+  strangler export [--json] > routes.yaml
+  strangler apply -f <file|-> [--dry-run] [--prune]
   strangler --help            this text
   strangler --version         the version
+
+Flags of the commands that call the admin API (all but serve):
+  --admin-url URL             STRANGLER_ADMIN_URL        the admin API (default http://127.0.0.1:9901)
+                              STRANGLER_ADMIN_TOKEN      its bearer token (env only)
+  --json                      print the API's JSON instead of text
+  --actor NAME                who makes a change, kept in the history (default user@host)
+  --reason TEXT               why, kept in the history
+Setting flags of routes add/set: --prefix /path, --mode legacy|canary|modern, --canary-percent N,
+  --sticky-key cookie|header:<name>, --timeout-ms N, and --set path=value for any other field
+  (repeatable; the value is JSON if it parses: --set resilience.retries=2 --set resilience.fallthroughStatuses=[404]).
+Exit codes: 0 ok, 1 the call failed (the API's message is printed), 2 usage error.
 
 serve flags (each also read from the env var shown):
   --legacy URL                STRANGLER_LEGACY_URL       legacy backend (required)
@@ -50,6 +70,16 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv): Promise<number>
   switch (command) {
     case 'serve':
       return serve(rest, env);
+    case 'routes':
+      return routesCommand(rest, env);
+    case 'breakers':
+      return breakersCommand(rest, env);
+    case 'export':
+      return exportCommand(rest, env);
+    case 'apply':
+      return applyCommand(rest, env);
+    case 'status':
+      return statusCommand(rest, env);
     case undefined:
     case 'help':
     case '--help':
@@ -58,20 +88,9 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv): Promise<number>
       return command === undefined ? 2 : 0;
     case '--version':
     case '-v':
-      process.stdout.write(`${version()}\n`);
+      process.stdout.write(`${packageVersion()}\n`);
       return 0;
     default:
       throw new UsageError(`unknown command "${command}"; try "strangler --help"`);
   }
-}
-
-function version(): string {
-  for (const path of ['../../package.json', '../../../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { version: string }).version;
-    } catch {
-      // try the next layout (src/ when run from source, dist/src/ when built)
-    }
-  }
-  return 'unknown';
 }

@@ -1,30 +1,33 @@
-import type { BreakerState } from '../resilience/breaker.js';
+import { z } from 'zod';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
-import type { Mode } from '../routing/schema.js';
+import { Mode } from '../routing/schema.js';
 import type { RouteTable } from '../routing/route-table.js';
 import { effectiveCanary } from './metrics.js';
-import type { SideSummary, TrafficWindow } from './traffic-window.js';
+import { SideSummary, type TrafficWindow } from './traffic-window.js';
 
-export interface RouteStatus {
-  id: string;
+export const RouteStatus = z.object({
+  id: z.string(),
   /** null for `default`: the paths no route matches. */
-  pathPrefix: string | null;
-  mode: Mode;
+  pathPrefix: z.string().nullable(),
+  mode: Mode,
   /** The share of sticky keys sent to modern: 0 in legacy mode, 100 in modern mode. */
-  modernPercent: number;
-  breaker: BreakerState;
-  legacy: SideSummary;
-  modern: SideSummary;
-}
+  modernPercent: z.number().int().min(0).max(100),
+  breaker: z.enum(['closed', 'open', 'half-open']),
+  legacy: SideSummary,
+  modern: SideSummary,
+});
+export type RouteStatus = z.infer<typeof RouteStatus>;
 
-export interface MigrationStatus {
+/** `GET /status`. */
+export const MigrationStatus = z.object({
   /** The window's length, and how much of it the gateway has been up for (rates divide by the latter). */
-  windowSeconds: number;
-  coveredSeconds: number;
-  routes: { total: number; legacy: number; canary: number; modern: number };
-  traffic: { requests: number; ratePerSecond: number; modernShare: number };
-  perRoute: RouteStatus[];
-}
+  windowSeconds: z.number(),
+  coveredSeconds: z.number(),
+  routes: z.object({ total: z.number().int(), legacy: z.number().int(), canary: z.number().int(), modern: z.number().int() }),
+  traffic: z.object({ requests: z.number().int(), ratePerSecond: z.number(), modernShare: z.number().min(0).max(1) }),
+  perRoute: z.array(RouteStatus),
+});
+export type MigrationStatus = z.infer<typeof MigrationStatus>;
 
 /**
  * Where the migration stands: how many routes are on each side, the share of recent traffic

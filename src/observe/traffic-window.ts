@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { FallbackReason } from '../resilience/failover.js';
 import type { Backend } from '../routing/schema.js';
@@ -15,18 +16,21 @@ export interface TrafficSample {
   fallback: FallbackReason | undefined;
 }
 
+const Share = z.number().min(0).max(1);
+
 /** What one side of one route did over the window. */
-export interface SideSummary {
-  requests: number;
-  ratePerSecond: number;
+export const SideSummary = z.object({
+  requests: z.number().int(),
+  ratePerSecond: z.number(),
   /** Share of requests answered with a 5xx (the backend's or the gateway's own). */
-  errorRate: number;
+  errorRate: Share,
   /** Upper bounds of the latency buckets holding the median and the 99th percentile; null with no requests. */
-  p50Ms: number | null;
-  p99Ms: number | null;
+  p50Ms: z.number().nullable(),
+  p99Ms: z.number().nullable(),
   /** Share of the side's requests that legacy answered instead (always 0 for legacy). */
-  fallbackRate: number;
-}
+  fallbackRate: Share,
+});
+export type SideSummary = z.infer<typeof SideSummary>;
 
 export interface RouteSummary {
   legacy: SideSummary;

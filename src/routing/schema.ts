@@ -163,7 +163,7 @@ export const RouteCreate = z
     canaryPercent: RouteSettings.shape.canaryPercent.default(DEFAULT_ROUTE_SETTINGS.canaryPercent),
     stickyKey: StickyKey.default(DEFAULT_ROUTE_SETTINGS.stickyKey),
     timeoutMs: RouteSettings.shape.timeoutMs.default(DEFAULT_ROUTE_SETTINGS.timeoutMs),
-    maxBodyBytes: MaxBodyBytes.optional(),
+    maxBodyBytes: MaxBodyBytes.default(DEFAULT_ROUTE_SETTINGS.maxBodyBytes),
     resilience: ResiliencePatch.optional(),
     reason: Reason.optional(),
   })

@@ -2,6 +2,8 @@ import Database from 'better-sqlite3';
 import type { Clock } from '../clock.js';
 import { GatewayError } from '../errors.js';
 import { parseOrThrow } from '../validation.js';
+import { planChanges, type Plan } from './plan.js';
+import { settingsOf, type DesiredRoute } from './route-file.js';
 import {
   DEFAULT_RESILIENCE,
   DEFAULT_ROUTE_SETTINGS,
@@ -114,6 +116,7 @@ export class RouteStore {
          WHERE id = @id`,
       ),
       delete: db.prepare<[string]>('DELETE FROM routes WHERE id = ?'),
+      parkPrefix: db.prepare<[string, string]>('UPDATE routes SET path_prefix = ? WHERE id = ?'),
       lastVersion: db.prepare<[string], { v: number | null }>(
         'SELECT MAX(version) AS v FROM route_history WHERE route_id = ?',
       ),
@@ -191,27 +194,48 @@ export class RouteStore {
     return this.write(() => {
       const id = input.id ?? this.freeIdFor(input.pathPrefix);
       if (this.stmts.get.get(id)) throw new GatewayError('DUPLICATE_ID', `a route with id "${id}" already exists`);
-      this.assertPrefixFree(input.pathPrefix, id);
-      const now = this.timestamp();
-      // A re-created id continues its old numbering, so its history stays one sequence.
-      const version = (this.stmts.lastVersion.get(id)?.v ?? 0) + 1;
-      const route: Route = {
-        id,
-        pathPrefix: input.pathPrefix,
-        mode: input.mode,
-        canaryPercent: input.canaryPercent,
-        stickyKey: input.stickyKey,
-        timeoutMs: input.timeoutMs,
-        maxBodyBytes: input.maxBodyBytes ?? DEFAULT_ROUTE_SETTINGS.maxBodyBytes,
-        resilience: parseOrThrow(ResilienceSettings, mergeResilience(DEFAULT_RESILIENCE, input.resilience), 'resilience'),
-        version,
-        createdAt: now,
-        updatedAt: now,
-      };
-      this.stmts.insert.run(toRow(route));
-      this.record('create', null, route, meta);
-      return route;
+      const { id: _id, reason: _reason, resilience: patch, ...rest } = input;
+      const resilience = parseOrThrow(ResilienceSettings, mergeResilience(DEFAULT_RESILIENCE, patch), 'resilience');
+      return this.insert(id, { ...rest, resilience }, meta);
     });
+  }
+
+  /**
+   * Makes the table match `desired` in one transaction: creates, updates (only routes whose
+   * settings differ, so applying the same file twice makes no new versions) and, with `prune`,
+   * deletes. Each change gets its own history row. Any failure changes nothing.
+   * Returns the plan it carried out (or, with `dryRun`, would carry out).
+   */
+  apply(desired: readonly DesiredRoute[], options: { prune: boolean; dryRun: boolean }, meta: ChangeMeta): Plan {
+    const run = () => {
+      const current = this.list();
+      const plan = planChanges(current, desired, options.prune);
+      assertFinalPrefixesFree(current, desired, plan);
+      if (!options.dryRun) this.carryOut(plan, new Map(current.map((r) => [r.id, r])), desired, meta);
+      return plan;
+    };
+    // A dry run only reads, so it neither takes the write lock nor wakes listeners.
+    return options.dryRun ? this.db.transaction(run).deferred() : this.write(run);
+  }
+
+  private carryOut(plan: Plan, current: Map<string, Route>, desired: readonly DesiredRoute[], meta: ChangeMeta): void {
+    const settings = new Map(desired.map((d) => [d.id, d.settings]));
+    const updates = plan.changes.filter((c) => c.action === 'update').map((c) => current.get(c.id)!);
+    for (const change of plan.changes) {
+      if (change.action !== 'delete') continue;
+      const route = current.get(change.id)!;
+      this.stmts.delete.run(route.id);
+      this.record('delete', route, null, meta, route.version + 1);
+    }
+    // Prefixes may move between routes (a swap); park the moving ones first so no
+    // intermediate state breaks the UNIQUE constraint. The file was checked for clashes.
+    for (const route of updates) {
+      if (settings.get(route.id)!.pathPrefix !== route.pathPrefix) this.stmts.parkPrefix.run(`#moving:${route.id}`, route.id);
+    }
+    for (const route of updates) this.applyChange(route, settings.get(route.id)!, meta, 'update');
+    for (const change of plan.changes) {
+      if (change.action === 'create') this.insert(change.id, change.settings, meta);
+    }
   }
 
   /**
@@ -248,6 +272,17 @@ export class RouteStore {
       this.record('delete', route, null, meta, route.version + 1);
       return route;
     });
+  }
+
+  private insert(id: string, settings: RouteSettings, meta: ChangeMeta): Route {
+    this.assertPrefixFree(settings.pathPrefix, id);
+    const now = this.timestamp();
+    // A re-created id continues its old numbering, so its history stays one sequence.
+    const version = (this.stmts.lastVersion.get(id)?.v ?? 0) + 1;
+    const route: Route = { id, ...settings, version, createdAt: now, updatedAt: now };
+    this.stmts.insert.run(toRow(route));
+    this.record('create', null, route, meta);
+    return route;
   }
 
   private applyChange(
@@ -386,9 +421,21 @@ function toRow(route: Route): Route & { resilienceJson: string } {
   return { ...route, resilienceJson: JSON.stringify(route.resilience) };
 }
 
-function settingsOf(route: Route): RouteSettings {
-  const { pathPrefix, mode, canaryPercent, stickyKey, timeoutMs, maxBodyBytes, resilience } = route;
-  return { pathPrefix, mode, canaryPercent, stickyKey, timeoutMs, maxBodyBytes, resilience };
+/**
+ * Refuses a file whose routes would take a prefix from a route the apply keeps but does not
+ * manage (not in the file, not pruned); names the entry, so the fix is obvious.
+ */
+function assertFinalPrefixesFree(current: readonly Route[], desired: readonly DesiredRoute[], plan: Plan): void {
+  const kept = new Map(current.filter((r) => plan.unmanaged.includes(r.id)).map((r) => [r.pathPrefix, r.id]));
+  desired.forEach(({ id, settings }, i) => {
+    const owner = kept.get(settings.pathPrefix);
+    if (owner !== undefined) {
+      throw new GatewayError(
+        'DUPLICATE_PATH',
+        `routes[${i}] (${id}): route "${owner}", which the file does not list, already has path prefix ${settings.pathPrefix}; add it to the file or apply with prune`,
+      );
+    }
+  });
 }
 
 function sameSettings(a: RouteSettings, b: RouteSettings): boolean {

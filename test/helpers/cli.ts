@@ -15,12 +15,13 @@ export interface CliRun {
 }
 
 /** Runs the `strangler` CLI from source in a child process, as a user would run the bin. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, options: { stdin?: string } = {}): CliRun {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (options.stdin !== undefined) child.stdin!.end(options.stdin);
   const stdout: string[] = [];
   const stderr: string[] = [];
   const waiters: { msg: string; resolve: (v: Record<string, unknown>) => void }[] = [];

@@ -1,0 +1,223 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ERRORS, ErrorBody, type ErrorCode } from '../errors.js';
+import { MigrationStatus } from '../observe/status.js';
+import { ApplyResult } from '../routing/plan.js';
+import { ApplyRequest } from '../routing/route-file.js';
+import {
+  HistoryEntry,
+  Route,
+  RouteCreate,
+  RouteDelete,
+  RouteFlip,
+  RoutePatch,
+  RouteRollback,
+} from '../routing/schema.js';
+import { BreakerView } from './breakers.js';
+import { renderDocsPage } from './docs-page.js';
+import { Healthz, Readyz } from './health.js';
+
+/**
+ * Every schema the document names, with the side of the wire it describes: `input` schemas
+ * show defaulted fields as optional, `output` schemas show them as always present.
+ */
+const SCHEMAS = {
+  Route: [Route, 'output'],
+  RouteList: [z.object({ routes: z.array(Route) }), 'output'],
+  RouteCreate: [RouteCreate, 'input'],
+  RoutePatch: [RoutePatch, 'input'],
+  RouteFlip: [RouteFlip, 'input'],
+  RouteRollback: [RouteRollback, 'input'],
+  RouteDelete: [RouteDelete, 'input'],
+  History: [z.object({ history: z.array(HistoryEntry) }), 'output'],
+  ApplyRequest: [ApplyRequest, 'input'],
+  ApplyResult: [ApplyResult, 'output'],
+  Breaker: [BreakerView, 'output'],
+  BreakerList: [z.object({ breakers: z.array(BreakerView) }), 'output'],
+  Healthz: [Healthz, 'output'],
+  Readyz: [Readyz, 'output'],
+  Status: [MigrationStatus, 'output'],
+  Error: [ErrorBody, 'output'],
+} as const satisfies Record<string, readonly [z.ZodType, 'input' | 'output']>;
+
+type SchemaName = keyof typeof SCHEMAS;
+
+interface Endpoint {
+  method: 'get' | 'post' | 'patch' | 'delete';
+  /** The path as fastify registers it (`/routes/:id`). */
+  path: string;
+  summary: string;
+  /** Open without a bearer token. */
+  open?: boolean;
+  /** A change: takes X-Actor, and If-Match when `versioned`. */
+  change?: { versioned: boolean };
+  body?: { schema: SchemaName; required: boolean };
+  ok: { status: number; description: string; schema?: SchemaName; type?: string };
+  errors: ErrorCode[];
+}
+
+const ROUTE_ERRORS: ErrorCode[] = ['VALIDATION_FAILED', 'UNAUTHORIZED', 'ROUTE_NOT_FOUND'];
+const CHANGE_ERRORS: ErrorCode[] = [...ROUTE_ERRORS, 'INVALID_JSON', 'VERSION_CONFLICT', 'UNSUPPORTED_MEDIA_TYPE'];
+
+/** The admin API, endpoint by endpoint; the test checks every registered route is here. */
+export const ENDPOINTS: readonly Endpoint[] = [
+  { method: 'get', path: '/routes', summary: 'List the routes, ordered by path prefix', ok: { status: 200, description: 'The routes', schema: 'RouteList' }, errors: ['UNAUTHORIZED'] },
+  {
+    method: 'post',
+    path: '/routes',
+    summary: 'Create a route',
+    change: { versioned: false },
+    body: { schema: 'RouteCreate', required: true },
+    ok: { status: 201, description: 'The new route (Location and ETag headers)', schema: 'Route' },
+    errors: ['VALIDATION_FAILED', 'INVALID_JSON', 'UNAUTHORIZED', 'DUPLICATE_ID', 'DUPLICATE_PATH', 'UNSUPPORTED_MEDIA_TYPE'],
+  },
+  { method: 'get', path: '/routes/:id', summary: 'Read one route (ETag: its version)', ok: { status: 200, description: 'The route', schema: 'Route' }, errors: ROUTE_ERRORS },
+  {
+    method: 'patch',
+    path: '/routes/:id',
+    summary: 'Change some settings; a change that changes nothing makes no new version',
+    change: { versioned: true },
+    body: { schema: 'RoutePatch', required: true },
+    ok: { status: 200, description: 'The route', schema: 'Route' },
+    errors: [...CHANGE_ERRORS, 'DUPLICATE_PATH'],
+  },
+  {
+    method: 'delete',
+    path: '/routes/:id',
+    summary: 'Delete a route (its history stays)',
+    change: { versioned: true },
+    body: { schema: 'RouteDelete', required: false },
+    ok: { status: 204, description: 'Deleted' },
+    errors: CHANGE_ERRORS,
+  },
+  {
+    method: 'post',
+    path: '/routes/:id/flip',
+    summary: 'Send all of the route to legacy or to modern in one call',
+    change: { versioned: true },
+    body: { schema: 'RouteFlip', required: true },
+    ok: { status: 200, description: 'The route', schema: 'Route' },
+    errors: CHANGE_ERRORS,
+  },
+  {
+    method: 'post',
+    path: '/routes/:id/rollback',
+    summary: 'Restore the settings of an earlier version (default: the one before) as a new version',
+    change: { versioned: true },
+    body: { schema: 'RouteRollback', required: false },
+    ok: { status: 200, description: 'The route', schema: 'Route' },
+    errors: [...CHANGE_ERRORS, 'NO_PREVIOUS_VERSION'],
+  },
+  { method: 'get', path: '/routes/:id/history', summary: 'Every version of a route, newest first', ok: { status: 200, description: 'The history', schema: 'History' }, errors: ROUTE_ERRORS },
+  {
+    method: 'post',
+    path: '/apply',
+    summary: 'Make the route table match a route file, in one transaction (all or nothing)',
+    change: { versioned: false },
+    body: { schema: 'ApplyRequest', required: true },
+    ok: { status: 200, description: 'The plan, carried out unless dryRun', schema: 'ApplyResult' },
+    errors: ['VALIDATION_FAILED', 'INVALID_JSON', 'UNAUTHORIZED', 'DUPLICATE_PATH', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'],
+  },
+  { method: 'get', path: '/breakers', summary: "Every route's modern-side circuit breaker", ok: { status: 200, description: 'The breakers', schema: 'BreakerList' }, errors: ['UNAUTHORIZED'] },
+  {
+    method: 'post',
+    path: '/breakers/:routeId/reset',
+    summary: "Close a route's breaker by hand",
+    change: { versioned: false },
+    ok: { status: 200, description: 'The breaker', schema: 'Breaker' },
+    errors: ['UNAUTHORIZED', 'ROUTE_NOT_FOUND'],
+  },
+  { method: 'get', path: '/status', summary: 'The migration at a glance: per route, traffic and errors by backend', ok: { status: 200, description: 'The status', schema: 'Status' }, errors: ['UNAUTHORIZED'] },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', ok: { status: 200, description: 'Prometheus text exposition format', type: 'text/plain' }, errors: ['UNAUTHORIZED'] },
+  { method: 'get', path: '/healthz', summary: 'Liveness probe', open: true, ok: { status: 200, description: 'The process runs', schema: 'Healthz' }, errors: [] },
+  { method: 'get', path: '/readyz', summary: 'Readiness probe', open: true, ok: { status: 200, description: 'Ready for traffic', schema: 'Readyz' }, errors: ['NOT_READY'] },
+  { method: 'get', path: '/openapi.json', summary: 'This document', open: true, ok: { status: 200, description: 'The OpenAPI 3.1 document', type: 'application/json' }, errors: [] },
+  { method: 'get', path: '/docs', summary: 'This document as a web page', open: true, ok: { status: 200, description: 'An HTML page', type: 'text/html' }, errors: [] },
+];
+
+/** `/routes/:id` → `/routes/{id}`. */
+export function openApiPath(path: string): string {
+  return path.replace(/:([A-Za-z]+)/g, '{$1}');
+}
+
+/** The OpenAPI 3.1 document of the admin API, generated from the zod schemas the API validates with. */
+export function buildOpenApiDocument(version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const endpoint of ENDPOINTS) {
+    (paths[openApiPath(endpoint.path)] ??= {})[endpoint.method] = operation(endpoint);
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'strangler-gateway admin API',
+      version,
+      description:
+        'Routes, their history, route files and breakers. When the gateway has STRANGLER_ADMIN_TOKEN set, every endpoint ' +
+        'but the open ones (health probes, this document and its page) needs `Authorization: Bearer <token>`.',
+    },
+    servers: [{ url: '/' }],
+    security: [{ bearerAuth: [] }],
+    paths,
+    components: {
+      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } },
+      schemas: Object.fromEntries(Object.entries(SCHEMAS).map(([name, [schema, io]]) => [name, jsonSchema(schema, io)])),
+    },
+  };
+}
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
+}
+
+const ref = (name: SchemaName) => ({ $ref: `#/components/schemas/${name}` });
+
+function operation(endpoint: Endpoint): Record<string, unknown> {
+  const parameters: unknown[] = [...endpoint.path.matchAll(/:([A-Za-z]+)/g)].map(([, name]) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: { type: 'string' },
+  }));
+  if (endpoint.change) {
+    parameters.push({ name: 'X-Actor', in: 'header', description: 'Who makes the change (stored in the history)', schema: { type: 'string', maxLength: 128 } });
+    if (endpoint.change.versioned) {
+      parameters.push({ name: 'If-Match', in: 'header', description: 'The version you read, e.g. "3"; refused with 409 if the route moved on', schema: { type: 'string' } });
+    }
+  }
+  const ok = endpoint.ok.schema
+    ? { description: endpoint.ok.description, content: { 'application/json': { schema: ref(endpoint.ok.schema) } } }
+    : endpoint.ok.type
+      ? { description: endpoint.ok.description, content: { [endpoint.ok.type]: { schema: { type: endpoint.ok.type === 'application/json' ? 'object' : 'string' } } } }
+      : { description: endpoint.ok.description };
+  const responses: Record<string, unknown> = { [String(endpoint.ok.status)]: ok };
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of endpoint.errors) byStatus.set(ERRORS[code].status, [...(byStatus.get(ERRORS[code].status) ?? []), code]);
+  for (const [status, codes] of byStatus) {
+    responses[String(status)] = { description: codes.join(', '), content: { 'application/json': { schema: ref('Error') } } };
+  }
+  return {
+    operationId: operationId(endpoint),
+    summary: endpoint.summary,
+    ...(endpoint.open ? { security: [] } : {}),
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(endpoint.body
+      ? { requestBody: { required: endpoint.body.required, content: { 'application/json': { schema: ref(endpoint.body.schema) } } } }
+      : {}),
+    responses,
+  };
+}
+
+/** `post /routes/:id/flip` → `postRoutesIdFlip`. */
+function operationId(endpoint: Endpoint): string {
+  const words = endpoint.path.split(/[^A-Za-z]+/).filter(Boolean);
+  return endpoint.method + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+}
+
+/** `GET /openapi.json` and `GET /docs`; the document is built once, at start-up. */
+export function registerOpenApi(app: FastifyInstance, version: string): void {
+  const document = buildOpenApiDocument(version);
+  const page = renderDocsPage(document);
+  app.get('/openapi.json', async () => document);
+  app.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(page));
+}

@@ -1,0 +1,81 @@
+import { readFile } from 'node:fs/promises';
+import { text } from 'node:stream/consumers';
+import { parse, stringify } from 'yaml';
+import { z } from 'zod';
+import { RouteFile, parseRouteFile, specOf } from '../routing/route-file.js';
+import { hasChanges, type ApplyResult, type Plan } from '../routing/plan.js';
+import type { Route } from '../routing/schema.js';
+import { UsageError } from './args.js';
+import { AdminClient, output, parseCommand } from './client.js';
+import { cell } from './table.js';
+
+/** `strangler export`: the route table as a route file (YAML, or JSON with --json) on stdout. */
+export async function exportCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { flags } = parseCommand(argv, env, { flags: [], schema: z.object({}), usage: 'strangler export [--json] > routes.yaml', positionals: 0 });
+  const { routes } = await new AdminClient(flags).get<{ routes: Route[] }>('/routes');
+  const file: RouteFile = { routes: routes.map(specOf) };
+  output(flags, file, () => `# strangler route file: edit, review, then \`strangler apply -f <file>\`\n${stringify(file)}`);
+  return 0;
+}
+
+/**
+ * `strangler apply -f routes.yaml [--dry-run] [--prune]`: validates the file with the API's own
+ * schemas, then sends it to `POST /apply`, which plans and applies it in one transaction. The
+ * plan printed is the one the server computed and carried out.
+ */
+export async function applyCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { flags } = parseCommand(argv, env, {
+    flags: [{ key: 'file', short: 'f' }, { key: 'dryRun', boolean: true }, { key: 'prune', boolean: true }],
+    schema: z.object({ file: z.string().optional(), dryRun: z.boolean().default(false), prune: z.boolean().default(false) }),
+    usage: 'strangler apply -f <file|-> [--dry-run] [--prune]',
+    positionals: 0,
+  });
+  if (flags.file === undefined) throw new UsageError('apply: -f <file> is required (- reads stdin)');
+  const file = await readRouteFile(flags.file);
+  const body = { routes: file.routes, prune: flags.prune, dryRun: flags.dryRun, reason: flags.reason };
+  const result = await new AdminClient(flags).call<ApplyResult>('POST', '/apply', body);
+  output(flags, result, () => formatPlan(result.plan, result.applied));
+  return 0;
+}
+
+async function readRouteFile(path: string): Promise<RouteFile> {
+  const name = path === '-' ? 'stdin' : path;
+  let source: string;
+  try {
+    source = path === '-' ? await text(process.stdin) : await readFile(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${name}: ${(err as Error).message}`);
+  }
+  let document: unknown;
+  try {
+    document = parse(source, { prettyErrors: true });
+  } catch (err) {
+    throw new Error(`${name} is not valid YAML: ${(err as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
+  }
+  try {
+    return parseRouteFile(RouteFile, document ?? {});
+  } catch (err) {
+    throw new Error(`${name}: ${(err as Error).message}`);
+  }
+}
+
+/** The plan for people: one line per change, field changes indented, then a summary. */
+export function formatPlan(plan: Plan, applied: boolean): string {
+  const lines: string[] = [];
+  const counts = { create: 0, update: 0, delete: 0, unchanged: 0 };
+  for (const change of plan.changes) {
+    counts[change.action]++;
+    if (change.action === 'create') lines.push(`+ create ${change.id} (${change.settings.pathPrefix}, ${change.settings.mode})`);
+    if (change.action === 'delete') lines.push(`- delete ${change.id} (v${change.version})`);
+    if (change.action === 'update') {
+      lines.push(`~ update ${change.id} (v${change.version})`);
+      for (const c of change.changes) lines.push(`    ${c.field}: ${cell(c.from)} → ${cell(c.to)}`);
+    }
+  }
+  lines.push(
+    `plan: ${counts.create} to create, ${counts.update} to update, ${counts.delete} to delete, ${counts.unchanged} unchanged`,
+  );
+  if (plan.unmanaged.length > 0) lines.push(`not in the file, left alone (--prune deletes them): ${plan.unmanaged.join(', ')}`);
+  lines.push(!applied ? 'dry run: nothing changed' : hasChanges(plan) ? 'applied' : 'nothing to do');
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import type { MigrationStatus, RouteStatus } from '../observe/status.js';
+import type { SideSummary } from '../observe/traffic-window.js';
+import { AdminClient, output, parseCommand } from './client.js';
+import { formatTable } from './table.js';
+
+/** `strangler status`: the migration at a glance, each route's legacy and modern sides on two lines. */
+export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { flags } = parseCommand(argv, env, { flags: [], schema: z.object({}), usage: 'strangler status', positionals: 0 });
+  const status = await new AdminClient(flags).get<MigrationStatus>('/status');
+  output(flags, status, () => formatStatus(status));
+  return 0;
+}
+
+export function formatStatus(status: MigrationStatus): string {
+  const { routes, traffic } = status;
+  const header =
+    `routes: ${routes.total} (legacy ${routes.legacy}, canary ${routes.canary}, modern ${routes.modern})\n` +
+    `last ${status.coveredSeconds} s: ${traffic.requests} requests (${traffic.ratePerSecond}/s), ${percent(traffic.modernShare)} served by modern\n\n`;
+  if (status.perRoute.length === 0) return header + 'no routes yet: everything goes to legacy\n';
+  const rows = status.perRoute.flatMap((r) => [sideRow(r, 'legacy', true), sideRow(r, 'modern', false)]);
+  return header + formatTable(['ROUTE', 'PREFIX', 'MODE', 'MODERN%', 'BREAKER', 'SIDE', 'REQ', 'REQ/S', 'ERRORS', 'P50', 'P99', 'FALLBACK'], rows);
+}
+
+/** One side of a route; the route's own columns only on its first line. */
+function sideRow(route: RouteStatus, side: 'legacy' | 'modern', first: boolean): string[] {
+  const s: SideSummary = route[side];
+  const own = first ? [route.id, route.pathPrefix ?? '(unmatched)', route.mode, String(route.modernPercent), route.breaker] : ['', '', '', '', ''];
+  const idle = s.requests === 0;
+  return [
+    ...own,
+    side,
+    String(s.requests),
+    idle ? '-' : String(s.ratePerSecond),
+    idle ? '-' : percent(s.errorRate),
+    ms(s.p50Ms),
+    ms(s.p99Ms),
+    side === 'legacy' || idle ? '-' : percent(s.fallbackRate),
+  ];
+}
+
+function percent(share: number): string {
+  return `${Math.round(share * 1000) / 10}%`;
+}
+
+function ms(value: number | null): string {
+  return value === null ? '-' : `${value} ms`;
+}

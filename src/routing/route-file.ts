@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { parseOrThrow } from '../validation.js';
+import { DEFAULT_RESILIENCE, RouteCreate, RouteId, RouteSettings, mergeResilience, type Route } from './schema.js';
+
+/**
+ * A route as a route file declares it: an id plus the same settings `POST /routes` takes. A
+ * setting left out means its default, so the file alone says what the route is.
+ */
+export const RouteSpec = RouteCreate.omit({ reason: true }).extend({ id: RouteId }).strict();
+export type RouteSpec = z.infer<typeof RouteSpec>;
+
+/** Ids and prefixes must each be unique across the file; the issue names the later entry. */
+const RouteSpecs = z
+  .array(RouteSpec)
+  .max(10_000)
+  .superRefine((specs, ctx) => {
+    for (const field of ['id', 'pathPrefix'] as const) {
+      const first = new Map<string, number>();
+      specs.forEach((spec, i) => {
+        const seen = first.get(spec[field]);
+        if (seen === undefined) first.set(spec[field], i);
+        else ctx.addIssue({ code: 'custom', path: [i, field], message: `duplicate ${field} "${spec[field]}" (also routes[${seen}])` });
+      });
+    }
+  });
+
+/** The document `strangler export` writes and `strangler apply -f` reads (YAML or JSON). */
+export const RouteFile = z.object({ routes: RouteSpecs }).strict();
+export type RouteFile = z.infer<typeof RouteFile>;
+
+/** `POST /apply`: make the route table match `routes`, in one transaction. */
+export const ApplyRequest = RouteFile.extend({
+  /** Delete routes the file does not list; without it they are left alone (and reported as unmanaged). */
+  prune: z.boolean().default(false),
+  /** Compute and return the plan, change nothing. */
+  dryRun: z.boolean().default(false),
+  reason: RouteCreate.shape.reason,
+}).strict();
+export type ApplyRequest = z.infer<typeof ApplyRequest>;
+
+/** A desired route: its id and its complete settings. */
+export interface DesiredRoute {
+  id: string;
+  settings: RouteSettings;
+}
+
+/**
+ * Parses a route file or apply request. Errors name the entry by index and id
+ * (`routes[2] (orders).canaryPercent: …`), so a mistake in a long file is easy to find.
+ */
+export function parseRouteFile<S extends typeof RouteFile | typeof ApplyRequest>(schema: S, input: unknown): z.infer<S> {
+  return parseOrThrow(schema as z.ZodType, input, 'body', (path) => labelPath(input, path)) as z.infer<S>;
+}
+
+function labelPath(input: unknown, path: readonly PropertyKey[]): string {
+  const [top, index, ...rest] = path;
+  if (top !== 'routes' || typeof index !== 'number') return path.map(String).join('.');
+  const entry = (input as { routes?: unknown[] }).routes?.[index] as { id?: unknown } | undefined;
+  const id = typeof entry?.id === 'string' && RouteId.safeParse(entry.id).success ? ` (${entry.id})` : '';
+  return `routes[${index}]${id}` + rest.map((p) => `.${String(p)}`).join('');
+}
+
+/** The complete settings a spec declares, defaults filled in. */
+export function desiredRoute(spec: RouteSpec): DesiredRoute {
+  const { id, resilience, ...rest } = spec;
+  return { id, settings: RouteSettings.parse({ ...rest, resilience: mergeResilience(DEFAULT_RESILIENCE, resilience) }) };
+}
+
+/** The operator-controlled settings of a route, by the keys of the RouteSettings schema. */
+export function settingsOf(route: Route): RouteSettings {
+  return Object.fromEntries(Object.keys(RouteSettings.shape).map((k) => [k, route[k as keyof Route]])) as RouteSettings;
+}
+
+/** A route as `strangler export` writes it: id first, then every setting, bookkeeping left out. */
+export function specOf(route: Route): RouteSpec {
+  return { id: route.id, ...settingsOf(route) };
+}
