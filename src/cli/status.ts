@@ -4,7 +4,7 @@ import type { SideSummary } from '../observe/traffic-window.js';
 import { AdminClient, output, parseCommand } from './client.js';
 import { formatTable } from './table.js';
 
-/** `strangler status`: the migration at a glance, each route's legacy and modern sides on two lines. */
+/** `strangler status`: the migration at a glance, a line per route side in use. */
 export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { flags } = parseCommand(argv, env, { flags: [], schema: z.object({}), usage: 'strangler status', positionals: 0 });
   const status = await new AdminClient(flags).get<MigrationStatus>('/status');
@@ -18,8 +18,16 @@ export function formatStatus(status: MigrationStatus): string {
     `routes: ${routes.total} (legacy ${routes.legacy}, canary ${routes.canary}, modern ${routes.modern})\n` +
     `last ${status.coveredSeconds} s: ${traffic.requests} requests (${traffic.ratePerSecond}/s), ${percent(traffic.modernShare)} served by modern\n\n`;
   if (status.perRoute.length === 0) return header + 'no routes yet: everything goes to legacy\n';
-  const rows = status.perRoute.flatMap((r) => [sideRow(r, 'legacy', true), sideRow(r, 'modern', false)]);
+  const rows = status.perRoute.flatMap((r) => {
+    const sides = (['legacy', 'modern'] as const).filter((side) => r[side].requests > 0 || sendsTo(r, side));
+    return sides.map((side, i) => sideRow(r, side, i === 0));
+  });
   return header + formatTable(['ROUTE', 'PREFIX', 'MODE', 'MODERN%', 'BREAKER', 'SIDE', 'REQ', 'REQ/S', 'ERRORS', 'P50', 'P99', 'FALLBACK'], rows);
+}
+
+/** Whether the route's mode sends traffic to `side`: a side it does not use is shown only if it had traffic. */
+function sendsTo(route: RouteStatus, side: 'legacy' | 'modern'): boolean {
+  return side === 'legacy' ? route.modernPercent < 100 : route.modernPercent > 0;
 }
 
 /** One side of a route; the route's own columns only on its first line. */

@@ -6,7 +6,6 @@ import { planChanges, type Plan } from './plan.js';
 import { settingsOf, type DesiredRoute } from './route-file.js';
 import {
   DEFAULT_RESILIENCE,
-  DEFAULT_ROUTE_SETTINGS,
   HistoryEntry,
   ResilienceSettings,
   Route,
