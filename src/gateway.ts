@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { allowedHostnames } from './admin/host-check.js';
 import { buildAdminApp } from './admin/server.js';
 import { systemClock, systemRandom, type Clock, type Random } from './clock.js';
 import type { ServeConfig } from './config.js';
@@ -57,6 +58,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     breakers,
     logger: logger.child({ component: 'admin' }),
     token: config.adminToken,
+    allowedHosts: allowedHostnames(config.adminHost, config.adminAllowedHosts),
     isDraining: () => draining,
   });
   try {

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.js';
+import { backup } from './backup.js';
 import { serve } from './serve.js';
 
 const HELP = `strangler: an HTTP gateway for strangler-fig migrations
 
 Usage:
   strangler serve [flags]     run the gateway (flags and env vars: see README "Configuration")
+  strangler backup FILE [--db PATH]  copy the live route database to FILE (SQLite online backup)
   strangler --help            this text
   strangler --version         the version
 
@@ -17,6 +19,7 @@ serve flags (each also read from the env var shown):
   --host ADDR                 STRANGLER_HOST             data plane address (default 0.0.0.0)
   --admin-port N              STRANGLER_ADMIN_PORT       admin API port (default 9901)
   --admin-host ADDR           STRANGLER_ADMIN_HOST       admin API address (default 127.0.0.1)
+  --admin-allowed-hosts LIST  STRANGLER_ADMIN_ALLOWED_HOSTS  extra Host names the admin API answers (or *)
   --log-level LEVEL           STRANGLER_LOG_LEVEL        fatal|error|warn|info|debug|trace|silent (default info)
   --log-format FORMAT         STRANGLER_LOG_FORMAT       json|pretty (default json)
   --access-log on|off         STRANGLER_ACCESS_LOG       one log line per request (default on)
@@ -43,6 +46,8 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv): Promise<number>
   switch (command) {
     case 'serve':
       return serve(rest, env);
+    case 'backup':
+      return backup(rest, env);
     case undefined:
     case 'help':
     case '--help':

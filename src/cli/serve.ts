@@ -13,6 +13,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { key: 'adminPort', env: 'STRANGLER_ADMIN_PORT' },
   { key: 'adminHost', env: 'STRANGLER_ADMIN_HOST' },
   { key: 'adminToken', env: 'STRANGLER_ADMIN_TOKEN', envOnly: true },
+  { key: 'adminAllowedHosts', env: 'STRANGLER_ADMIN_ALLOWED_HOSTS' },
   { key: 'logLevel', env: 'STRANGLER_LOG_LEVEL' },
   { key: 'logFormat', env: 'STRANGLER_LOG_FORMAT' },
   { key: 'accessLog', env: 'STRANGLER_ACCESS_LOG' },

@@ -191,6 +191,7 @@ export class ProxyServer {
     // A keep-alive connection whose response was under way goes idle later: keep closing them.
     const sweeper = setInterval(() => this.server.closeIdleConnections(), 50);
     const timer = setTimeout(() => {
+      this.logger.warn({ graceMs }, 'shutdown grace period over: closing connections still in flight');
       this.server.closeAllConnections();
       for (const socket of this.upgraded) socket.destroy();
     }, graceMs);

@@ -143,7 +143,7 @@ export class RouteStore {
     } catch (err) {
       db?.close();
       if (err instanceof GatewayError) throw err;
-      throw new GatewayError('DB_OPEN_FAILED', `cannot open route database ${path}: ${(err as Error).message}`, {
+      throw new GatewayError('DB_OPEN_FAILED', `cannot open route database ${path}: ${openFailure(err)}`, {
         cause: err,
       });
     }
@@ -342,9 +342,26 @@ function migrate(db: Database.Database): void {
       );
     }
     for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+    // Always written, even when nothing migrates: SQLite silently opens a file it may not write
+    // read-only, and a gateway whose every change would fail must not start.
     if (row === undefined) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
-    else if (current < MIGRATIONS.length) db.prepare('UPDATE schema_version SET version = ?').run(MIGRATIONS.length);
+    else db.prepare('UPDATE schema_version SET version = ?').run(MIGRATIONS.length);
   }).immediate();
+}
+
+/** SQLite's reason, reworded where its own words do not say what to do. */
+function openFailure(err: unknown): string {
+  const message = (err as Error).message;
+  switch ((err as { code?: string }).code) {
+    case 'SQLITE_NOTADB':
+      return `${message} (the file exists but is not a SQLite database; restore it from a backup or point --db elsewhere)`;
+    case 'SQLITE_CORRUPT':
+      return `${message} (the database is corrupt; restore it from a backup)`;
+    case 'SQLITE_READONLY':
+      return `${message} (the file or its directory is read-only; the gateway needs to write it)`;
+    default:
+      return message;
+  }
 }
 
 function toRoute(row: RouteRow): Route {
