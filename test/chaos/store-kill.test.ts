@@ -1,7 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { adminCall, checkStore, serveArgs, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
-import { startBackend, tempDir, type StubBackend } from '../helpers/servers.js';
+import { startBackend, tempDir } from '../helpers/servers.js';
 
 /**
  * Issue 6 part 6 (b): a gateway applying admin writes is SIGKILLed at random points, again and
@@ -41,7 +41,8 @@ afterAll(() => {
 async function write(admin: string, n: number, acks: Ack[]): Promise<void> {
   const route = ROUTES[Math.floor(Math.random() * ROUTES.length)]!;
   const current = await adminCall(admin, 'GET', `/routes/${route}`);
-  const headers = current.status === 200 ? { 'if-match': `"${current.body.version}"`, 'x-actor': 'chaos' } : { 'x-actor': 'chaos' };
+  const headers: Record<string, string> = { 'x-actor': 'chaos' };
+  if (current.status === 200) headers['if-match'] = `"${current.body.version}"`;
   const pick = Math.random();
   let res;
   let action;
@@ -98,7 +99,7 @@ describe('a gateway SIGKILLed while applying admin writes', () => {
   it(
     `loses no acknowledged change over ${KILLS} kills`,
     async () => {
-      const [legacy, modern]: StubBackend[] = await Promise.all([startBackend('legacy'), startBackend('modern')]);
+      const [legacy, modern] = await Promise.all([startBackend('legacy'), startBackend('modern')]);
       const temp = tempDir();
       cleanups.push(temp.cleanup, () => legacy.close(), () => modern.close());
       const acks: Ack[] = [];
