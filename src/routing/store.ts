@@ -142,8 +142,8 @@ export class RouteStore {
       return new RouteStore(db, options.clock);
     } catch (err) {
       db?.close();
-      if (err instanceof GatewayError) throw err;
-      throw new GatewayError('DB_OPEN_FAILED', `cannot open route database ${path}: ${openFailure(err)}`, {
+      const reason = err instanceof GatewayError ? err.message : openFailure(err);
+      throw new GatewayError('DB_OPEN_FAILED', `cannot open route database ${path}: ${reason}`, {
         cause: err,
       });
     }
@@ -338,7 +338,7 @@ function migrate(db: Database.Database): void {
     if (current > MIGRATIONS.length) {
       throw new GatewayError(
         'DB_OPEN_FAILED',
-        `route database has schema version ${current}, newer than this gateway's ${MIGRATIONS.length}; upgrade the gateway`,
+        `it has schema version ${current}, newer than this gateway's ${MIGRATIONS.length}; upgrade the gateway`,
       );
     }
     for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
@@ -357,6 +357,8 @@ function openFailure(err: unknown): string {
       return `${message} (the file exists but is not a SQLite database; restore it from a backup or point --db elsewhere)`;
     case 'SQLITE_CORRUPT':
       return `${message} (the database is corrupt; restore it from a backup)`;
+    case 'SQLITE_CANTOPEN':
+      return `${message} (check that its directory exists and the gateway may create and write files there)`;
     case 'SQLITE_READONLY':
       return `${message} (the file or its directory is read-only; the gateway needs to write it)`;
     default:
