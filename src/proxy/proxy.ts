@@ -43,6 +43,8 @@ export class ProxyServer {
   private readonly clock: Clock;
   private readonly breakers: BreakerRegistry;
   private readonly upgraded = new Set<Duplex>();
+  /** Responses not yet finished, so a drain can still turn their keep-alive off. */
+  private readonly inFlight = new Set<ServerResponse>();
   private draining = false;
 
   constructor(options: ProxyOptions) {
@@ -64,6 +66,8 @@ export class ProxyServer {
 
   private handleRequest(req: IncomingMessage, res: ServerResponse): void {
     const start = performance.now();
+    this.inFlight.add(res);
+    res.once('close', () => this.inFlight.delete(res));
     const requestId = clientRequestId(req) ?? randomUUID();
     const resolution = resolve(req, this.routes.current, this.random);
     if ('refused' in resolution) {
@@ -187,6 +191,8 @@ export class ProxyServer {
    */
   async close(graceMs: number): Promise<void> {
     this.draining = true;
+    // Answers still to come go out with `Connection: close` too, so no client reuses a closing socket.
+    for (const res of this.inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
     const closed = new Promise<void>((done) => this.server.close(() => done()));
     // A keep-alive connection whose response was under way goes idle later: keep closing them.
     const sweeper = setInterval(() => this.server.closeIdleConnections(), 50);
