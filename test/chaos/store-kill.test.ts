@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { adminCall, checkStore, serveArgs, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
@@ -91,7 +92,7 @@ function missing(db: string, acks: Ack[]): Ack[] {
   return acks.filter((ack) => {
     const row = history.get(ack.route)?.find((r) => r.version === ack.version);
     if (row === undefined || (ack.action !== undefined && row.action !== ack.action)) return true;
-    return ack.after !== undefined && JSON.stringify(JSON.parse(row.after!)) !== JSON.stringify(ack.after);
+    return ack.after !== undefined && !isDeepStrictEqual(JSON.parse(row.after!), ack.after);
   });
 }
 
