@@ -18,6 +18,8 @@ export interface GatewayDeps {
   random?: Random;
   /** How often to look for changes other processes made to the database. */
   pollMs?: number;
+  /** How long a change waits for another process's write lock (default 5 s). */
+  busyTimeoutMs?: number;
 }
 
 export interface Gateway {
@@ -35,7 +37,7 @@ export interface Gateway {
 export async function startGateway(config: ServeConfig, deps: GatewayDeps): Promise<Gateway> {
   const { logger } = deps;
   const clock = deps.clock ?? systemClock;
-  const store = RouteStore.open(config.db, { clock });
+  const store = RouteStore.open(config.db, { clock, busyTimeoutMs: deps.busyTimeoutMs });
   const routes = new LiveRoutes(store, logger.child({ component: 'routes' }), deps.pollMs);
   const breakers = new BreakerRegistry(clock, logger.child({ component: 'breaker' }));
   const proxy = new ProxyServer({
