@@ -138,6 +138,7 @@ export class RouteStore {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
+      assertIntact(db);
       migrate(db);
       return new RouteStore(db, options.clock);
     } catch (err) {
@@ -347,6 +348,14 @@ function migrate(db: Database.Database): void {
     if (row === undefined) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
     else db.prepare('UPDATE schema_version SET version = ?').run(MIGRATIONS.length);
   }).immediate();
+}
+
+/** A damaged page may not show until it is read: check them all once (milliseconds for a route table). */
+function assertIntact(db: Database.Database): void {
+  const problems = db.pragma('quick_check', { simple: false }) as { quick_check: string }[];
+  if (problems.length === 1 && problems[0]!.quick_check === 'ok') return;
+  const first = problems.slice(0, 3).map((p) => p.quick_check).join('; ');
+  throw new GatewayError('DB_OPEN_FAILED', `it failed SQLite's integrity check (${first}); restore it from a backup`);
 }
 
 /** SQLite's reason, reworded where its own words do not say what to do. */

@@ -98,6 +98,22 @@ describe('--db that the gateway cannot use', () => {
     expectOneLine(run, /malformed|corrupt|not a database/);
   });
 
+  it('a database with a damaged page past its schema: exit 2 (the routes it holds are never silently dropped)', async () => {
+    const file = join(temp(), 'routes.db');
+    const store = RouteStore.open(file, { clock: { now: () => Date.now() } });
+    for (let i = 0; i < 300; i++) {
+      store.create({ pathPrefix: `/r${i}`, mode: 'legacy', canaryPercent: 0, stickyKey: 'cookie', timeoutMs: 30_000 }, { actor: 'test' });
+    }
+    store.close();
+    const content = readFileSync(file);
+    const pageSize = content.readUInt16BE(16);
+    const page = Math.floor(content.length / pageSize / 2); // a page in the middle: data or index, not the schema
+    randomBytes(pageSize).copy(content, page * pageSize);
+    writeFileSync(file, content);
+    const run = await startWith(file);
+    expectOneLine(run, /integrity check|malformed|corrupt/);
+  });
+
   it('a read-only database file: exit 2, never serving a table it cannot change', async (ctx) => {
     const file = validDb(temp());
     if (!makeReadOnly(file, false)) ctx.skip();
