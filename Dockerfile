@@ -6,6 +6,10 @@
 #   STRANGLER_ADMIN_TOKEN  bearer token for the admin API. The default CMD binds the admin
 #                          listener to 0.0.0.0, which the gateway refuses without a token;
 #                          alternatively override CMD with `--admin-host 127.0.0.1`.
+# Optional:
+#   STRANGLER_ADMIN_ALLOWED_HOSTS  names other containers use to reach the admin API (e.g. the
+#                          compose service name `gateway`); the admin API answers only
+#                          loopback names and the container's own hostname and addresses.
 #
 #   docker run -p 8080:8080 -p 9901:9901 -v strangler-data:/data \
 #     -e STRANGLER_LEGACY_URL=... -e STRANGLER_MODERN_URL=... -e STRANGLER_ADMIN_TOKEN=... strangler-gateway

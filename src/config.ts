@@ -9,6 +9,11 @@ const BackendUrl = z
 
 const Port = z.coerce.number().int().min(0).max(65535);
 const Host = z.string().min(1);
+/** Comma-separated host names or IP addresses, or `*`. */
+const HostList = z
+  .string()
+  .transform((v) => v.split(',').map((h) => h.trim()).filter((h) => h !== ''))
+  .pipe(z.array(z.string().regex(/^(\*|[a-z0-9.-]+|\[?[0-9a-f:.]+\]?)$/i, 'must be host names or IP addresses separated by commas, or *')));
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -44,6 +49,7 @@ export const ServeConfig = z
     adminPort: Port.default(DEFAULTS.adminPort),
     adminHost: Host.default(DEFAULTS.adminHost),
     adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
+    adminAllowedHosts: HostList.default([]),
     logLevel: z.enum(LOG_LEVELS).default(DEFAULTS.logLevel),
     logFormat: z.enum(['json', 'pretty']).default(DEFAULTS.logFormat),
     accessLog: z.enum(['on', 'off']).default(DEFAULTS.accessLog),

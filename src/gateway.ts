@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { allowedHostnames } from './admin/host-check.js';
 import { buildAdminApp } from './admin/server.js';
 import { systemClock, systemRandom, type Clock, type Random } from './clock.js';
 import type { ServeConfig } from './config.js';
@@ -20,6 +21,8 @@ export interface GatewayDeps {
   random?: Random;
   /** How often to look for changes other processes made to the database. */
   pollMs?: number;
+  /** How long a change waits for another process's write lock (default 5 s). */
+  busyTimeoutMs?: number;
 }
 
 export interface Gateway {
@@ -37,7 +40,7 @@ export interface Gateway {
 export async function startGateway(config: ServeConfig, deps: GatewayDeps): Promise<Gateway> {
   const { logger } = deps;
   const clock = deps.clock ?? systemClock;
-  const store = RouteStore.open(config.db, { clock });
+  const store = RouteStore.open(config.db, { clock, busyTimeoutMs: deps.busyTimeoutMs });
   const routes = new LiveRoutes(store, logger.child({ component: 'routes' }), deps.pollMs);
   const breakers = new BreakerRegistry(clock, logger.child({ component: 'breaker' }));
   const upstreams = {
@@ -74,6 +77,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     traffic,
     logger: logger.child({ component: 'admin' }),
     token: config.adminToken,
+    allowedHosts: allowedHostnames(config.adminHost, config.adminAllowedHosts),
     isDraining: () => draining,
   });
   try {

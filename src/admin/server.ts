@@ -10,6 +10,7 @@ import type { RouteStore } from '../routing/store.js';
 import { packageVersion } from '../version.js';
 import { registerApply } from './apply.js';
 import { registerBreakers } from './breakers.js';
+import { checkHost } from './host-check.js';
 import { registerHealth } from './health.js';
 import { registerMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
@@ -25,6 +26,8 @@ export interface AdminOptions {
   logger: Logger;
   /** When set, every call but the health probes needs `Authorization: Bearer <token>`. */
   token: string | undefined;
+  /** The host names `Host` may carry (DNS rebinding defence); see allowedHostnames. */
+  allowedHosts: ReadonlySet<string> | 'any';
   isDraining: () => boolean;
 }
 
@@ -47,6 +50,10 @@ export async function buildAdminApp(options: AdminOptions): Promise<FastifyInsta
   // JSON only: without this, a text/plain body would reach the handlers as a string.
   app.removeContentTypeParser('text/plain');
 
+  app.addHook('onRequest', async (request) => {
+    // Probes stay open: they reveal nothing, and load balancers send whatever Host they like.
+    if (!OPEN_PATHS.has(request.url.split('?')[0]!)) checkHost(request.headers.host, options.allowedHosts);
+  });
   if (options.token !== undefined) app.addHook('onRequest', bearerAuth(options.token));
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -105,11 +112,16 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 
 function sendErrorReply(reply: FastifyReply, err: FastifyError): FastifyReply {
   const { status, body } = toErrorResponse(err);
+  if (status === 503) reply.header('retry-after', '1');
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
+/** SQLite's "another writer held the lock for the whole busy timeout": nothing was written, retry. */
+const SQLITE_BUSY = new Set(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_LOCKED']);
+
 function toErrorResponse(err: FastifyError): { status: number; body: string } {
   if (isGatewayError(err)) return { status: err.status, body: JSON.stringify(err.toJSON()) };
+  if (SQLITE_BUSY.has(err.code)) return { status: 503, body: errorJson('DB_BUSY') };
   const mapped = FASTIFY_CODES[err.code] ?? (err instanceof SyntaxError ? 'INVALID_JSON' : undefined);
   if (mapped !== undefined) {
     const e = new GatewayError(mapped, err.message);

@@ -1,5 +1,6 @@
 import { UsageError } from './args.js';
 import { packageVersion } from '../version.js';
+import { backup } from './backup.js';
 import { breakersCommand } from './breakers.js';
 import { applyCommand, exportCommand } from './route-file.js';
 import { ROUTES_USAGE, routesCommand } from './routes.js';
@@ -15,10 +16,11 @@ Usage:
   strangler breakers [reset <routeId>]
   strangler export [--json] > routes.yaml
   strangler apply -f <file|-> [--dry-run] [--prune]
+  strangler backup FILE [--db PATH]  copy the live route database to FILE (SQLite online backup)
   strangler --help            this text
   strangler --version         the version
 
-Flags of the commands that call the admin API (all but serve):
+Flags of the commands that call the admin API (all but serve and backup):
   --admin-url URL             STRANGLER_ADMIN_URL        the admin API (default http://127.0.0.1:9901)
                               STRANGLER_ADMIN_TOKEN      its bearer token (env only)
   --json                      print the API's JSON instead of text
@@ -37,6 +39,7 @@ serve flags (each also read from the env var shown):
   --host ADDR                 STRANGLER_HOST             data plane address (default 0.0.0.0)
   --admin-port N              STRANGLER_ADMIN_PORT       admin API port (default 9901)
   --admin-host ADDR           STRANGLER_ADMIN_HOST       admin API address (default 127.0.0.1)
+  --admin-allowed-hosts LIST  STRANGLER_ADMIN_ALLOWED_HOSTS  extra Host names the admin API answers (or *)
   --log-level LEVEL           STRANGLER_LOG_LEVEL        fatal|error|warn|info|debug|trace|silent (default info)
   --log-format FORMAT         STRANGLER_LOG_FORMAT       json|pretty (default json)
   --access-log on|off         STRANGLER_ACCESS_LOG       one log line per request (default on)
@@ -80,6 +83,8 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv): Promise<number>
       return applyCommand(rest, env);
     case 'status':
       return statusCommand(rest, env);
+    case 'backup':
+      return backup(rest, env);
     case undefined:
     case 'help':
     case '--help':

@@ -13,6 +13,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { key: 'adminPort', env: 'STRANGLER_ADMIN_PORT' },
   { key: 'adminHost', env: 'STRANGLER_ADMIN_HOST' },
   { key: 'adminToken', env: 'STRANGLER_ADMIN_TOKEN', envOnly: true },
+  { key: 'adminAllowedHosts', env: 'STRANGLER_ADMIN_ALLOWED_HOSTS' },
   { key: 'logLevel', env: 'STRANGLER_LOG_LEVEL' },
   { key: 'logFormat', env: 'STRANGLER_LOG_FORMAT' },
   { key: 'accessLog', env: 'STRANGLER_ACCESS_LOG' },
@@ -49,12 +50,16 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   }
 
   return new Promise<number>((resolveExit) => {
+    let stopping = false;
     const stop = (signal: string) => {
-      process.once(signal, () => {
+      // A second signal, of either kind, means the operator will not wait for the drain.
+      if (stopping) {
         logger.warn({ signal }, 'second signal: exiting now');
+        logger.flush();
         process.exit(1);
-      });
-      logger.info({ signal }, 'shutting down: draining in-flight requests');
+      }
+      stopping = true;
+      logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining in-flight requests');
       gateway.close().then(
         () => {
           logger.flush();
@@ -67,7 +72,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
         },
       );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
   });
 }

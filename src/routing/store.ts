@@ -144,12 +144,13 @@ export class RouteStore {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
+      assertIntact(db);
       migrate(db);
       return new RouteStore(db, options.clock);
     } catch (err) {
       db?.close();
-      if (err instanceof GatewayError) throw err;
-      throw new GatewayError('DB_OPEN_FAILED', `cannot open route database ${path}: ${(err as Error).message}`, {
+      const reason = err instanceof GatewayError ? err.message : openFailure(err);
+      throw new GatewayError('DB_OPEN_FAILED', `cannot open route database ${path}: ${reason}`, {
         cause: err,
       });
     }
@@ -377,13 +378,40 @@ function migrate(db: Database.Database): void {
     if (current > MIGRATIONS.length) {
       throw new GatewayError(
         'DB_OPEN_FAILED',
-        `route database has schema version ${current}, newer than this gateway's ${MIGRATIONS.length}; upgrade the gateway`,
+        `it has schema version ${current}, newer than this gateway's ${MIGRATIONS.length}; upgrade the gateway`,
       );
     }
     for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+    // Always written, even when nothing migrates: SQLite silently opens a file it may not write
+    // read-only, and a gateway whose every change would fail must not start.
     if (row === undefined) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
-    else if (current < MIGRATIONS.length) db.prepare('UPDATE schema_version SET version = ?').run(MIGRATIONS.length);
+    else db.prepare('UPDATE schema_version SET version = ?').run(MIGRATIONS.length);
   }).immediate();
+}
+
+/** A damaged page may not show until it is read: check them all once (milliseconds for a route table). */
+function assertIntact(db: Database.Database): void {
+  const problems = db.pragma('quick_check', { simple: false }) as { quick_check: string }[];
+  if (problems.length === 1 && problems[0]!.quick_check === 'ok') return;
+  const first = problems.slice(0, 3).map((p) => p.quick_check).join('; ');
+  throw new GatewayError('DB_OPEN_FAILED', `it failed SQLite's integrity check (${first}); restore it from a backup`);
+}
+
+/** SQLite's reason, reworded where its own words do not say what to do. */
+function openFailure(err: unknown): string {
+  const message = (err as Error).message;
+  switch ((err as { code?: string }).code) {
+    case 'SQLITE_NOTADB':
+      return `${message} (the file exists but is not a SQLite database; restore it from a backup or point --db elsewhere)`;
+    case 'SQLITE_CORRUPT':
+      return `${message} (the database is corrupt; restore it from a backup)`;
+    case 'SQLITE_CANTOPEN':
+      return `${message} (check that its directory exists and the gateway may create and write files there)`;
+    case 'SQLITE_READONLY':
+      return `${message} (the file or its directory is read-only; the gateway needs to write it)`;
+    default:
+      return message;
+  }
 }
 
 function toRoute(row: RouteRow): Route {

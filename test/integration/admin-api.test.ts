@@ -485,9 +485,6 @@ describe('admin API', () => {
       expectError(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
     });
 
-    // BUG (src/admin/server.ts): Fastify's built-in text/plain parser is left registered, so a
-    // text/plain body reaches the handlers as a string and is refused as 400 VALIDATION_FAILED
-    // ("expected object, received string") instead of 415.
     it('a text/plain body is 415 UNSUPPORTED_MEDIA_TYPE', async () => {
       const res = await raw(gw, 'POST', '/routes', {
         headers: { 'content-type': 'text/plain' },

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { HistoryAction, HistoryEntry, Route } from '../../src/routing/schema.js';
 import { admin, startTestGateway, type TestGateway } from '../helpers/servers.js';
 import type { HistoryRow, RouteRow } from '../../src/routing/store.js';
@@ -316,6 +316,11 @@ const sequenceArb = fc.array(fc.oneof({ weight: 3, arbitrary: sensibleRequest },
 // Checks
 
 const stats = { requests: 0, writesOk: 0, byStatus: new Map<number, number>() };
+
+afterAll(() => {
+  const serverErrors = [...stats.byStatus].filter(([status]) => status >= 500).reduce((n, [, count]) => n + count, 0);
+  console.log(`[figures] admin fuzz: ${RUNS} runs, ${stats.requests} inputs, ${stats.writesOk} changes applied, ${serverErrors} 5xx`);
+});
 
 function describeRequest(req: FuzzRequest): string {
   const body = req.body === undefined ? '' : ` body=${JSON.stringify(req.body.slice(0, 300))}`;

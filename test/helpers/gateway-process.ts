@@ -1,0 +1,87 @@
+import Database from 'better-sqlite3';
+import { expect } from 'vitest';
+import type { HistoryRow, RouteRow } from '../../src/routing/store.js';
+import { runCli, type CliRun } from './cli.js';
+import type { StubBackend } from './servers.js';
+
+export interface GatewayProcess {
+  run: CliRun;
+  proxy: string;
+  admin: string;
+}
+
+/** Starts `strangler serve` in a child process on ephemeral loopback ports and the given database. */
+export async function spawnGateway(
+  db: string,
+  backends: { legacy: StubBackend; modern: StubBackend },
+  extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<GatewayProcess> {
+  const run = runCli([...serveArgs(db, backends), ...extraArgs], env);
+  try {
+    const line = await run.waitForLog('gateway listening', 30_000);
+    return { run, proxy: line.proxy as string, admin: line.admin as string };
+  } catch (err) {
+    run.kill('SIGKILL');
+    throw err;
+  }
+}
+
+/** `strangler serve` on ephemeral loopback ports in front of `backends`. */
+export function serveArgs(db: string, backends: { legacy: StubBackend; modern: StubBackend }): string[] {
+  return ['serve', '--legacy', backends.legacy.url, '--modern', backends.modern.url, '--db', db, '--port', '0', '--host', '127.0.0.1', '--admin-port', '0'];
+}
+
+/** Calls an admin API with a JSON body; never throws on an HTTP status. */
+export async function adminCall(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(base + path, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
+}
+
+export interface StoreContents {
+  routes: RouteRow[];
+  /** History rows by route id, oldest first. */
+  history: Map<string, HistoryRow[]>;
+}
+
+/**
+ * Opens a route database the way a restarting gateway would (read-write, so SQLite recovers its
+ * WAL) and asserts what must hold after any crash: `PRAGMA integrity_check` is ok, and every
+ * route's version is its newest history row, which describes exactly that row.
+ */
+export function checkStore(file: string): StoreContents {
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    const routes = db.prepare<[], RouteRow>('SELECT * FROM routes ORDER BY id').all();
+    const rows = db.prepare<[], HistoryRow>('SELECT * FROM route_history ORDER BY route_id, version').all();
+    const history = new Map<string, HistoryRow[]>();
+    for (const row of rows) history.set(row.route_id, [...(history.get(row.route_id) ?? []), row]);
+    for (const route of routes) {
+      const newest = history.get(route.id)?.at(-1);
+      expect(newest?.version, `route ${route.id}: version vs history`).toBe(route.version);
+      expect(JSON.parse(newest!.after!), `route ${route.id}: newest history row`).toMatchObject({
+        id: route.id,
+        version: route.version,
+        pathPrefix: route.path_prefix,
+        mode: route.mode,
+        canaryPercent: route.canary_percent,
+        timeoutMs: route.timeout_ms,
+      });
+    }
+    return { routes, history };
+  } finally {
+    db.close();
+  }
+}
