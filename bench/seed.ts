@@ -10,7 +10,8 @@ type Seed = Omit<RouteCreate, 'reason'> & { id: string };
 
 /** One modern route at /api: the plain 1-route gateway. */
 export const ONE_ROUTE: Seed[] = [
-  { id: 'api', pathPrefix: '/api', mode: 'modern', canaryPercent: 0, stickyKey: 'cookie', timeoutMs: 30_000, maxBodyBytes: null },
+  // The memory test streams a 50 MiB upload through this route: above the 10 MiB default limit.
+  { id: 'api', pathPrefix: '/api', mode: 'modern', canaryPercent: 0, stickyKey: 'cookie', timeoutMs: 30_000, maxBodyBytes: 64 * 1024 * 1024 },
 ];
 
 /** A 50 % canary at /api, sticky on the x-user-id header the load generators send. */

@@ -35,12 +35,18 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   const { config, positionals } = parseFlags(argv, SERVE_FLAGS, ServeConfig, env);
   if (positionals.length > 0) throw new UsageError(`serve takes no arguments (got "${positionals[0]}")`);
 
-  const { logger, accessLogger } = createLoggers({ level: config.logLevel, format: config.logFormat });
+  const { logger, accessLogger, flush } = createLoggers({ level: config.logLevel, format: config.logFormat });
+  // A crash must not take the buffered log lines, which say what led to it, down with it.
+  process.once('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception: exiting');
+    flush();
+    process.exit(1);
+  });
   let gateway;
   try {
     gateway = await startGateway(config, { logger, accessLogger });
   } catch (err) {
-    logger.flush();
+    flush();
     if (isGatewayError(err) && err.code === 'DB_OPEN_FAILED') throw new UsageError(err.message);
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
@@ -48,6 +54,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     }
     throw err;
   }
+  flush(); // whoever waits for "gateway listening" sees it now
 
   return new Promise<number>((resolveExit) => {
     let stopping = false;
@@ -55,19 +62,19 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
       // A second signal, of either kind, means the operator will not wait for the drain.
       if (stopping) {
         logger.warn({ signal }, 'second signal: exiting now');
-        logger.flush();
+        flush();
         process.exit(1);
       }
       stopping = true;
       logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining in-flight requests');
       gateway.close().then(
         () => {
-          logger.flush();
+          flush();
           resolveExit(0);
         },
         (err: unknown) => {
           logger.error({ err }, 'shutdown failed');
-          logger.flush();
+          flush();
           resolveExit(1);
         },
       );
