@@ -414,7 +414,8 @@ function openFailure(err: unknown): string {
   }
 }
 
-function toRoute(row: RouteRow): Route {
+/** A `routes` row as a Route, validated: a row the schema refuses throws. */
+export function toRoute(row: RouteRow): Route {
   return Route.parse({
     id: row.id,
     pathPrefix: row.path_prefix,

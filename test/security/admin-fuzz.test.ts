@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { HistoryAction, HistoryEntry, Route } from '../../src/routing/schema.js';
 import { admin, startTestGateway, type TestGateway } from '../helpers/servers.js';
-import type { HistoryRow, RouteRow } from '../../src/routing/store.js';
+import { toRoute, type HistoryRow, type RouteRow } from '../../src/routing/store.js';
 
 /**
  * Property-based chaos against the admin API of one real gateway: arbitrary methods, paths,
@@ -357,19 +357,7 @@ function checkDatabase(file: string): { routes: number; historyRows: number } {
     const routes = db.prepare<[], RouteRow>('SELECT * FROM routes').all();
     const history = db.prepare<[], HistoryRow>('SELECT route_id, version, action, before, after FROM route_history ORDER BY route_id, version').all();
 
-    for (const row of routes) {
-      Route.parse({
-        id: row.id,
-        pathPrefix: row.path_prefix,
-        mode: row.mode,
-        canaryPercent: row.canary_percent,
-        stickyKey: row.sticky_key,
-        timeoutMs: row.timeout_ms,
-        version: row.version,
-        createdAt: row.created_at,
-        updatedAt: row.updated_at,
-      });
-    }
+    for (const row of routes) toRoute(row); // throws on a row the schema refuses
 
     const versionsById = new Map<string, HistoryRow[]>();
     for (const h of history) {
