@@ -39,8 +39,7 @@ export function migrationStatus(table: RouteTable, window: TrafficWindow, breake
   const perRoute: RouteStatus[] = [];
   let requests = 0;
   let servedByModern = 0;
-  const add = (id: string, pathPrefix: string | null, mode: Mode, canaryPercent: number) => {
-    const summary = window.summary(id);
+  const add = (id: string, pathPrefix: string | null, mode: Mode, canaryPercent: number, summary = window.summary(id)) => {
     requests += summary.legacy.requests + summary.modern.requests;
     servedByModern += summary.servedByModern;
     perRoute.push({
@@ -57,7 +56,8 @@ export function migrationStatus(table: RouteTable, window: TrafficWindow, breake
     routes[route.mode]++;
     add(route.id, route.pathPrefix, route.mode, route.canaryPercent);
   }
-  if (window.summary('default').legacy.requests > 0) add('default', null, 'legacy', 0);
+  const unmatched = window.summary('default');
+  if (unmatched.legacy.requests > 0) add('default', null, 'legacy', 0, unmatched);
   const seconds = window.coveredSeconds();
   return {
     windowSeconds: window.windowSeconds,
