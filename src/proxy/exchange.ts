@@ -20,6 +20,8 @@ export interface ExchangeContext {
   breakers: BreakerRegistry;
   clock: Clock;
   random: Random;
+  /** True once the gateway is shutting down: answers then close their connection. */
+  draining(): boolean;
 }
 
 /** The outcome the access log records. */
@@ -225,6 +227,8 @@ export class Exchange {
 
   /** The client headers plus which backend answered and why; called once, for the one answer the client gets. */
   private gatewayHeaders(backend: Backend): string[] {
+    // Decided as the head is written, so an answer begun before a drain started still closes.
+    if (this.ctx.draining()) this.res.shouldKeepAlive = false;
     const headers = this.clientHeaders;
     headers.push('x-strangler-backend', backend);
     if (this.fallback !== undefined) headers.push('x-strangler-fallback', this.fallback);

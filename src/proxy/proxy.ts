@@ -65,8 +65,6 @@ export class ProxyServer {
   private readonly upgraded = new Set<Duplex>();
   private readonly limits: RequestLimits;
   private readonly trustedProxies: TrustedProxies | undefined;
-  /** Responses not yet finished, so a drain can still turn their keep-alive off. */
-  private readonly inFlight = new Set<ServerResponse>();
   private draining = false;
 
   constructor(options: ProxyOptions) {
@@ -78,7 +76,13 @@ export class ProxyServer {
     this.clock = options.clock ?? systemClock;
     this.breakers = options.breakers;
     this.observer = options.observer ?? NO_OBSERVER;
-    this.exchangeContext = { upstreams: this.upstreams, breakers: this.breakers, clock: this.clock, random: this.random };
+    this.exchangeContext = {
+      upstreams: this.upstreams,
+      breakers: this.breakers,
+      clock: this.clock,
+      random: this.random,
+      draining: () => this.draining,
+    };
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.trustedProxies = options.trustedProxies;
     this.server = http.createServer(
@@ -107,8 +111,6 @@ export class ProxyServer {
     // A request pipelined behind one answered with `Connection: close` must not run (RFC 9112 §9.6).
     if ((req.socket as ClosingSocket)[CLOSING] === true) return void req.resume();
     const start = performance.now();
-    this.inFlight.add(res);
-    res.once('close', () => this.inFlight.delete(res));
     const requestId = clientRequestId(req) ?? randomUUID();
     if (req.url!.length > this.limits.maxUrlBytes) {
       return this.refuse(req, res, requestId, start, 'URI_TOO_LONG', `request target over ${this.limits.maxUrlBytes} bytes`);
@@ -268,8 +270,6 @@ export class ProxyServer {
    */
   async close(graceMs: number): Promise<void> {
     this.draining = true;
-    // Answers still to come go out with `Connection: close` too, so no client reuses a closing socket.
-    for (const res of this.inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
     const closed = new Promise<void>((done) => this.server.close(() => done()));
     // A keep-alive connection whose response was under way goes idle later: keep closing them.
     const sweeper = setInterval(() => this.server.closeIdleConnections(), 50);
