@@ -68,6 +68,8 @@ function routes(count: number): Route[] {
     timeoutMs: 30_000,
     maxBodyBytes: null,
     resilience: DEFAULT_RESILIENCE,
+    legacyBackend: 'legacy',
+    modernBackend: 'modern',
     version: 1,
     createdAt: at,
     updatedAt: at,

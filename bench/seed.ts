@@ -3,10 +3,11 @@
  * (the way an operator's existing table would be there at boot).
  */
 import { systemClock } from '../src/clock.js';
+import type { z } from 'zod';
 import type { RouteCreate } from '../src/routing/schema.js';
 import { RouteStore } from '../src/routing/store.js';
 
-type Seed = Omit<RouteCreate, 'reason'> & { id: string };
+type Seed = Omit<z.input<typeof RouteCreate>, 'reason'> & { id: string };
 
 /** One modern route at /api: the plain 1-route gateway. */
 export const ONE_ROUTE: Seed[] = [

@@ -9,9 +9,10 @@ import { createModernServer } from '../modern/server.js';
 import { ServeConfig } from '../src/config.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import { createLoggers } from '../src/logger.js';
+import type { z } from 'zod';
 import type { RouteCreate } from '../src/routing/schema.js';
 
-const SEED: RouteCreate[] = [
+const SEED: z.input<typeof RouteCreate>[] = [
   { id: 'orders', pathPrefix: '/orders', mode: 'legacy', canaryPercent: 0, stickyKey: 'cookie', timeoutMs: 5_000, maxBodyBytes: null },
   { id: 'users', pathPrefix: '/users', mode: 'legacy', canaryPercent: 0, stickyKey: 'header:x-user-id', timeoutMs: 5_000, maxBodyBytes: null },
 ];

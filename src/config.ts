@@ -1,11 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { BackendUrl } from './backends/schema.js';
 import { trustListError } from './proxy/trusted-proxies.js';
-
-const BackendUrl = z
-  .string()
-  .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), 'must be an http:// or https:// URL')
-  .refine((v) => !URL.canParse(v) || (new URL(v).search === '' && new URL(v).hash === ''), 'must not have a query or fragment');
 
 const Port = z.coerce.number().int().min(0).max(65535);
 const Host = z.string().min(1);
@@ -28,7 +24,6 @@ export const DEFAULTS = {
   accessLog: 'on',
   shutdownGraceMs: 10_000, // 10 s: most requests finish; shorter than Kubernetes' 30 s kill
   keepAliveTimeoutMs: 65_000, // above the 60 s idle timeout of common load balancers
-  maxInFlight: 256, // per backend: enough for a busy monolith, bounded so a slow one cannot take every socket
   trustProxy: '', // nobody: X-Forwarded-* from clients are replaced
   headersTimeoutMs: 10_000, // 10 s to send a request head: generous for a phone, short for a slowloris
   requestTimeoutMs: 300_000, // 5 min for a whole request, body included (Node's default)
@@ -41,8 +36,9 @@ export const DEFAULTS = {
 /** Everything `strangler serve` needs; flags and environment variables both land here. */
 export const ServeConfig = z
   .object({
-    legacy: BackendUrl,
-    modern: BackendUrl,
+    /** The default legacy backend's URL; stored, so later starts may leave it out. */
+    legacy: BackendUrl.optional(),
+    modern: BackendUrl.optional(),
     db: z.string().min(1).default(DEFAULTS.db),
     port: Port.default(DEFAULTS.port),
     host: Host.default(DEFAULTS.host),
@@ -55,8 +51,9 @@ export const ServeConfig = z
     accessLog: z.enum(['on', 'off']).default(DEFAULTS.accessLog),
     shutdownGraceMs: z.coerce.number().int().min(0).max(600_000).default(DEFAULTS.shutdownGraceMs),
     keepAliveTimeoutMs: z.coerce.number().int().min(1000).max(3_600_000).default(DEFAULTS.keepAliveTimeoutMs),
-    legacyMaxInFlight: z.coerce.number().int().min(1).max(100_000).default(DEFAULTS.maxInFlight),
-    modernMaxInFlight: z.coerce.number().int().min(1).max(100_000).default(DEFAULTS.maxInFlight),
+    /** The default backends' bulkheads, when given; otherwise the stored value (256 when created). */
+    legacyMaxInFlight: z.coerce.number().int().min(1).max(100_000).optional(),
+    modernMaxInFlight: z.coerce.number().int().min(1).max(100_000).optional(),
     /** Comma list of addresses and CIDRs whose X-Forwarded-* the gateway appends to instead of replacing. */
     trustProxy: z
       .string()

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { LiveBackends } from './backends/live-backends.js';
 import { allowedHostnames } from './admin/host-check.js';
 import { buildAdminApp } from './admin/server.js';
 import { systemClock, systemRandom, type Clock, type Random } from './clock.js';
@@ -9,7 +10,6 @@ import { TrafficWindow } from './observe/traffic-window.js';
 import { ProxyServer } from './proxy/proxy.js';
 import { BreakerRegistry } from './resilience/breaker-registry.js';
 import { TrustedProxies } from './proxy/trusted-proxies.js';
-import { createUpstream } from './proxy/upstream.js';
 import { LiveRoutes } from './routing/live-routes.js';
 import { RouteStore } from './routing/store.js';
 
@@ -41,17 +41,23 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
   const { logger } = deps;
   const clock = deps.clock ?? systemClock;
   const store = RouteStore.open(config.db, { clock, busyTimeoutMs: deps.busyTimeoutMs });
-  const routes = new LiveRoutes(store, logger.child({ component: 'routes' }), deps.pollMs);
+  try {
+    store.backends.ensureDefaults(
+      { legacy: { url: config.legacy, maxInFlight: config.legacyMaxInFlight }, modern: { url: config.modern, maxInFlight: config.modernMaxInFlight } },
+      { actor: 'serve', reason: 'start-up flags' },
+    );
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const backends = new LiveBackends(clock, logger.child({ component: 'backends' }));
+  const routes = new LiveRoutes(store, backends, logger.child({ component: 'routes' }), deps.pollMs);
   const breakers = new BreakerRegistry(clock, logger.child({ component: 'breaker' }));
-  const upstreams = {
-    legacy: createUpstream('legacy', config.legacy, clock, { maxInFlight: config.legacyMaxInFlight }),
-    modern: createUpstream('modern', config.modern, clock, { maxInFlight: config.modernMaxInFlight }),
-  };
-  const metrics = new GatewayMetrics({ routes, breakers, upstreams });
+  const metrics = new GatewayMetrics({ routes, breakers, backends });
   const traffic = new TrafficWindow(clock);
   const proxy = new ProxyServer({
     routes,
-    upstreams,
+    backends,
     breakers,
     observer: {
       finished: (sample) => {
@@ -72,6 +78,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
   const admin = await buildAdminApp({
     store,
     routes,
+    backends,
     breakers,
     metrics,
     traffic,
@@ -87,11 +94,13 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     await Promise.allSettled([proxy.close(0), admin.close()]);
     routes.stop();
     store.close();
+    await backends.destroy();
     throw err;
   }
   const proxyUrl = urlOf(proxy.server.address() as AddressInfo);
   const adminUrl = urlOf(admin.server.address() as AddressInfo);
-  logger.info({ proxy: proxyUrl, admin: adminUrl, legacy: config.legacy, modern: config.modern, routes: routes.current.size }, 'gateway listening');
+  const urls = Object.fromEntries(backends.list().map((b) => [b.name, b.backend.url]));
+  logger.info({ proxy: proxyUrl, admin: adminUrl, backends: urls, routes: routes.current.size }, 'gateway listening');
 
   let closing: Promise<void> | undefined;
   const close = () =>

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { desiredBackend } from '../backends/plan.js';
 import { ApplyRequest, desiredRoute, parseRouteFile } from '../routing/route-file.js';
 import type { ApplyResult } from '../routing/plan.js';
 import { changeMeta } from './routes.js';
@@ -15,10 +16,16 @@ export function registerApply(app: FastifyInstance, { store, logger }: AdminOpti
   app.post('/apply', { bodyLimit: APPLY_BODY_LIMIT }, async (request) => {
     const input = parseRouteFile(ApplyRequest, request.body);
     const meta = changeMeta(request, input.reason, undefined);
-    const plan = store.apply(input.routes.map(desiredRoute), { prune: input.prune, dryRun: input.dryRun }, meta);
-    const changed = input.dryRun ? [] : plan.changes.filter((c) => c.action !== 'unchanged');
-    for (const change of changed) {
-      logger.info({ reqId: request.id, action: `apply-${change.action}`, route: change.id, actor: meta.actor, reason: meta.reason }, 'route changed');
+    const backends = input.backends?.map(desiredBackend);
+    const plan = store.apply(input.routes.map(desiredRoute), { prune: input.prune, dryRun: input.dryRun, backends }, meta);
+    if (!input.dryRun) {
+      const who = { reqId: request.id, actor: meta.actor, reason: meta.reason };
+      for (const change of plan.backends.changes) {
+        if (change.action !== 'unchanged') logger.info({ ...who, action: `apply-${change.action}`, backend: change.name }, 'backend changed');
+      }
+      for (const change of plan.changes) {
+        if (change.action !== 'unchanged') logger.info({ ...who, action: `apply-${change.action}`, route: change.id }, 'route changed');
+      }
     }
     const result: ApplyResult = { applied: !input.dryRun, plan };
     return result;

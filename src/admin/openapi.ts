@@ -13,6 +13,7 @@ import {
   RoutePatch,
   RouteRollback,
 } from '../routing/schema.js';
+import { BackendCreate, BackendDelete, BackendHistoryEntry, BackendPatch, BackendView } from '../backends/schema.js';
 import { BreakerView } from './breakers.js';
 import { renderDocsPage } from './docs-page.js';
 import { Healthz, Readyz } from './health.js';
@@ -30,6 +31,12 @@ const SCHEMAS = {
   RouteRollback: [RouteRollback, 'input'],
   RouteDelete: [RouteDelete, 'input'],
   History: [z.object({ history: z.array(HistoryEntry) }), 'output'],
+  Backend: [BackendView, 'output'],
+  BackendList: [z.object({ backends: z.array(BackendView) }), 'output'],
+  BackendCreate: [BackendCreate, 'input'],
+  BackendPatch: [BackendPatch, 'input'],
+  BackendDelete: [BackendDelete, 'input'],
+  BackendHistory: [z.object({ history: z.array(BackendHistoryEntry) }), 'output'],
   ApplyRequest: [ApplyRequest, 'input'],
   ApplyResult: [ApplyResult, 'output'],
   Breaker: [BreakerView, 'output'],
@@ -58,6 +65,8 @@ interface Endpoint {
 
 const ROUTE_ERRORS: ErrorCode[] = ['VALIDATION_FAILED', 'UNAUTHORIZED', 'ROUTE_NOT_FOUND'];
 const CHANGE_ERRORS: ErrorCode[] = [...ROUTE_ERRORS, 'INVALID_JSON', 'VERSION_CONFLICT', 'UNSUPPORTED_MEDIA_TYPE'];
+const BACKEND_ERRORS: ErrorCode[] = ['VALIDATION_FAILED', 'UNAUTHORIZED', 'BACKEND_NOT_FOUND'];
+const BACKEND_CHANGE_ERRORS: ErrorCode[] = [...BACKEND_ERRORS, 'INVALID_JSON', 'VERSION_CONFLICT', 'UNSUPPORTED_MEDIA_TYPE'];
 
 /** The admin API, endpoint by endpoint; the test checks every registered route is here. */
 export const ENDPOINTS: readonly Endpoint[] = [
@@ -109,6 +118,36 @@ export const ENDPOINTS: readonly Endpoint[] = [
     errors: [...CHANGE_ERRORS, 'NO_PREVIOUS_VERSION'],
   },
   { method: 'get', path: '/routes/:id/history', summary: 'Every version of a route, newest first', ok: { status: 200, description: 'The history', schema: 'History' }, errors: ROUTE_ERRORS },
+  { method: 'get', path: '/backends', summary: 'List the named backends, with requests in flight and the routes using each', ok: { status: 200, description: 'The backends', schema: 'BackendList' }, errors: ['UNAUTHORIZED'] },
+  {
+    method: 'post',
+    path: '/backends',
+    summary: 'Create a backend (a service routes can send one side to)',
+    change: { versioned: false },
+    body: { schema: 'BackendCreate', required: true },
+    ok: { status: 201, description: 'The new backend (Location and ETag headers)', schema: 'Backend' },
+    errors: ['VALIDATION_FAILED', 'INVALID_JSON', 'UNAUTHORIZED', 'DUPLICATE_BACKEND', 'UNSUPPORTED_MEDIA_TYPE'],
+  },
+  { method: 'get', path: '/backends/:name', summary: 'Read one backend (ETag: its version)', ok: { status: 200, description: 'The backend', schema: 'Backend' }, errors: BACKEND_ERRORS },
+  {
+    method: 'patch',
+    path: '/backends/:name',
+    summary: 'Change some settings; live at once, a URL change drains the old pool',
+    change: { versioned: true },
+    body: { schema: 'BackendPatch', required: true },
+    ok: { status: 200, description: 'The backend', schema: 'Backend' },
+    errors: [...BACKEND_CHANGE_ERRORS, 'BACKEND_IN_USE'],
+  },
+  {
+    method: 'delete',
+    path: '/backends/:name',
+    summary: 'Delete a backend no route uses (the two defaults stay)',
+    change: { versioned: true },
+    body: { schema: 'BackendDelete', required: false },
+    ok: { status: 204, description: 'Deleted' },
+    errors: [...BACKEND_CHANGE_ERRORS, 'BACKEND_IN_USE', 'BACKEND_REQUIRED'],
+  },
+  { method: 'get', path: '/backends/:name/history', summary: 'Every version of a backend, newest first', ok: { status: 200, description: 'The history', schema: 'BackendHistory' }, errors: BACKEND_ERRORS },
   {
     method: 'post',
     path: '/apply',
@@ -116,7 +155,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
     change: { versioned: false },
     body: { schema: 'ApplyRequest', required: true },
     ok: { status: 200, description: 'The plan, carried out unless dryRun', schema: 'ApplyResult' },
-    errors: ['VALIDATION_FAILED', 'INVALID_JSON', 'UNAUTHORIZED', 'DUPLICATE_PATH', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'],
+    errors: ['VALIDATION_FAILED', 'INVALID_JSON', 'UNAUTHORIZED', 'DUPLICATE_PATH', 'BACKEND_IN_USE', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'],
   },
   { method: 'get', path: '/breakers', summary: "Every route's modern-side circuit breaker", ok: { status: 200, description: 'The breakers', schema: 'BreakerList' }, errors: ['UNAUTHORIZED'] },
   {
@@ -152,7 +191,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       title: 'strangler-gateway admin API',
       version,
       description:
-        'Routes, their history, route files and breakers. When the gateway has STRANGLER_ADMIN_TOKEN set, every endpoint ' +
+        'Routes, backends, their history, route files and breakers. When the gateway has STRANGLER_ADMIN_TOKEN set, every endpoint ' +
         'but the open ones (health probes, this document and its page) needs `Authorization: Bearer <token>`.',
     },
     servers: [{ url: '/' }],

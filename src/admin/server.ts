@@ -7,8 +7,10 @@ import type { TrafficWindow } from '../observe/traffic-window.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
 import type { RouteStore } from '../routing/store.js';
+import type { LiveBackends } from '../backends/live-backends.js';
 import { packageVersion } from '../version.js';
 import { registerApply } from './apply.js';
+import { registerBackends } from './backends.js';
 import { registerBreakers } from './breakers.js';
 import { checkHost } from './host-check.js';
 import { registerHealth } from './health.js';
@@ -20,6 +22,7 @@ import { registerStatus } from './status.js';
 export interface AdminOptions {
   store: RouteStore;
   routes: LiveRoutes;
+  backends: LiveBackends;
   breakers: BreakerRegistry;
   metrics: GatewayMetrics;
   traffic: TrafficWindow;
@@ -78,6 +81,7 @@ export async function buildAdminApp(options: AdminOptions): Promise<FastifyInsta
 export function registerEndpoints(app: FastifyInstance, options: AdminOptions): void {
   registerHealth(app, options);
   registerRoutes(app, options);
+  registerBackends(app, options);
   registerApply(app, options);
   registerBreakers(app, options);
   registerStatus(app, options);

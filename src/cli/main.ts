@@ -1,5 +1,6 @@
 import { UsageError } from './args.js';
 import { packageVersion } from '../version.js';
+import { BACKENDS_USAGE, backendsCommand } from './backends.js';
 import { backup } from './backup.js';
 import { breakersCommand } from './breakers.js';
 import { applyCommand, exportCommand } from './route-file.js';
@@ -12,6 +13,7 @@ const HELP = `strangler: an HTTP gateway for strangler-fig migrations
 Usage:
   strangler serve [flags]     run the gateway (flags and env vars: see README "Configuration")
   ${ROUTES_USAGE}
+  ${BACKENDS_USAGE}
   strangler status            the migration at a glance
   strangler breakers [reset <routeId>]
   strangler export [--json] > routes.yaml
@@ -26,14 +28,17 @@ Flags of the commands that call the admin API (all but serve and backup):
   --json                      print the API's JSON instead of text
   --actor NAME                who makes a change, kept in the history (default user@host)
   --reason TEXT               why, kept in the history
+Setting flags of backends add/set: --url URL, --role legacy|modern, --max-in-flight N, and --set path=value
+  (--set connectTimeoutMs=2000 --set connections=64 --set retryBudget.percent=10).
 Setting flags of routes add/set: --prefix /path, --mode legacy|canary|modern, --canary-percent N,
-  --sticky-key cookie|header:<name>, --timeout-ms N, and --set path=value for any other field
+  --sticky-key cookie|header:<name>, --timeout-ms N, --legacy-backend NAME, --modern-backend NAME,
+  and --set path=value for any other field
   (repeatable; the value is JSON if it parses: --set resilience.retries=2 --set resilience.fallthroughStatuses=[404]).
 Exit codes: 0 ok, 1 the call failed (the API's message is printed), 2 usage error.
 
 serve flags (each also read from the env var shown):
-  --legacy URL                STRANGLER_LEGACY_URL       legacy backend (required)
-  --modern URL                STRANGLER_MODERN_URL       modern backend (required)
+  --legacy URL                STRANGLER_LEGACY_URL       the default legacy backend's URL (required on an empty database)
+  --modern URL                STRANGLER_MODERN_URL       the default modern backend's URL (likewise)
   --db PATH                   STRANGLER_DB               route database (default ./routes.db)
   --port N                    STRANGLER_PORT             data plane port (default 8080)
   --host ADDR                 STRANGLER_HOST             data plane address (default 0.0.0.0)
@@ -45,8 +50,8 @@ serve flags (each also read from the env var shown):
   --access-log on|off         STRANGLER_ACCESS_LOG       one log line per request (default on)
   --shutdown-grace-ms N       STRANGLER_SHUTDOWN_GRACE_MS  drain time on SIGTERM (default 10000)
   --keep-alive-timeout-ms N   STRANGLER_KEEP_ALIVE_TIMEOUT_MS  client keep-alive (default 65000)
-  --legacy-max-in-flight N    STRANGLER_LEGACY_MAX_IN_FLIGHT   legacy bulkhead (default 256)
-  --modern-max-in-flight N    STRANGLER_MODERN_MAX_IN_FLIGHT   modern bulkhead (default 256)
+  --legacy-max-in-flight N    STRANGLER_LEGACY_MAX_IN_FLIGHT   the default legacy backend's bulkhead (stored; 256 when created)
+  --modern-max-in-flight N    STRANGLER_MODERN_MAX_IN_FLIGHT   the default modern backend's bulkhead (likewise)
   --trust-proxy LIST          STRANGLER_TRUST_PROXY      IPs/CIDRs whose X-Forwarded-* are appended to (default none)
   --headers-timeout-ms N      STRANGLER_HEADERS_TIMEOUT_MS     time to send a request head (default 10000)
   --request-timeout-ms N      STRANGLER_REQUEST_TIMEOUT_MS     time to send a whole request (default 300000)
@@ -75,6 +80,8 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv): Promise<number>
       return serve(rest, env);
     case 'routes':
       return routesCommand(rest, env);
+    case 'backends':
+      return backendsCommand(rest, env);
     case 'breakers':
       return breakersCommand(rest, env);
     case 'export':

@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
+import { backendSpecOf } from '../backends/plan.js';
+import type { BackendView } from '../backends/schema.js';
 import { RouteFile, parseRouteFile, specOf } from '../routing/route-file.js';
 import { hasChanges, type ApplyResult, type Plan } from '../routing/plan.js';
 import type { Route } from '../routing/schema.js';
@@ -12,8 +14,10 @@ import { cell } from './table.js';
 /** `strangler export`: the route table as a route file (YAML, or JSON with --json) on stdout. */
 export async function exportCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { flags } = parseCommand(argv, env, { flags: [], schema: z.object({}), usage: 'strangler export [--json] > routes.yaml', positionals: 0 });
-  const { routes } = await new AdminClient(flags).get<{ routes: Route[] }>('/routes');
-  const file: RouteFile = { routes: routes.map(specOf) };
+  const client = new AdminClient(flags);
+  const { backends } = await client.get<{ backends: BackendView[] }>('/backends');
+  const { routes } = await client.get<{ routes: Route[] }>('/routes');
+  const file: RouteFile = { backends: backends.map(backendSpecOf), routes: routes.map(specOf) };
   output(flags, file, () => `# strangler route file: edit, review, then \`strangler apply -f <file>\`\n${stringify(file)}`);
   return 0;
 }
@@ -32,7 +36,7 @@ export async function applyCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
   });
   if (flags.file === undefined) throw new UsageError('apply: -f <file> is required (- reads stdin)');
   const file = await readRouteFile(flags.file);
-  const body = { routes: file.routes, prune: flags.prune, dryRun: flags.dryRun, reason: flags.reason };
+  const body = { backends: file.backends, routes: file.routes, prune: flags.prune, dryRun: flags.dryRun, reason: flags.reason };
   const result = await new AdminClient(flags).call<ApplyResult>('POST', '/apply', body);
   output(flags, result, () => formatPlan(result.plan, result.applied));
   return 0;
@@ -62,6 +66,16 @@ async function readRouteFile(path: string): Promise<RouteFile> {
 /** The plan for people: one line per change, field changes indented, then a summary. */
 export function formatPlan(plan: Plan, applied: boolean): string {
   const lines: string[] = [];
+  const backendCounts = { create: 0, update: 0, delete: 0, unchanged: 0 };
+  for (const change of plan.backends.changes) {
+    backendCounts[change.action]++;
+    if (change.action === 'create') lines.push(`+ create backend ${change.name} (${change.settings.role}, ${change.settings.url})`);
+    if (change.action === 'delete') lines.push(`- delete backend ${change.name} (v${change.version})`);
+    if (change.action === 'update') {
+      lines.push(`~ update backend ${change.name} (v${change.version})`);
+      for (const c of change.changes) lines.push(`    ${c.field}: ${cell(c.from)} → ${cell(c.to)}`);
+    }
+  }
   const counts = { create: 0, update: 0, delete: 0, unchanged: 0 };
   for (const change of plan.changes) {
     counts[change.action]++;
@@ -71,6 +85,10 @@ export function formatPlan(plan: Plan, applied: boolean): string {
       lines.push(`~ update ${change.id} (v${change.version})`);
       for (const c of change.changes) lines.push(`    ${c.field}: ${cell(c.from)} → ${cell(c.to)}`);
     }
+  }
+  if (backendCounts.create + backendCounts.update + backendCounts.delete > 0) {
+    const b = backendCounts;
+    lines.push(`backends: ${b.create} to create, ${b.update} to update, ${b.delete} to delete, ${b.unchanged} unchanged`);
   }
   lines.push(
     `plan: ${counts.create} to create, ${counts.update} to update, ${counts.delete} to delete, ${counts.unchanged} unchanged`,

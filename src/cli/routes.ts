@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { diffSettings, leaves } from '../routing/plan.js';
 import { settingsOf } from '../routing/route-file.js';
-import type { HistoryEntry, Route } from '../routing/schema.js';
+import { DEFAULT_ROUTE_SETTINGS, type HistoryEntry, type Route } from '../routing/schema.js';
 import { UsageError, type FlagSpec } from './args.js';
 import { AdminClient, IntFlag, output, parseCommand } from './client.js';
 import { cell, formatPairs, formatTable } from './table.js';
@@ -22,6 +22,8 @@ const SETTING_FLAGS: readonly FlagSpec[] = [
   { key: 'canaryPercent' },
   { key: 'stickyKey' },
   { key: 'timeoutMs' },
+  { key: 'legacyBackend' },
+  { key: 'modernBackend' },
   { key: 'set', multiple: true },
 ];
 
@@ -31,6 +33,8 @@ const SettingFlags = z.object({
   canaryPercent: IntFlag.optional(),
   stickyKey: z.string().optional(),
   timeoutMs: IntFlag.optional(),
+  legacyBackend: z.string().optional(),
+  modernBackend: z.string().optional(),
   set: z.array(z.string()).optional(),
 });
 
@@ -140,10 +144,18 @@ function routePath(id: string): string {
 }
 
 /** The request body the setting flags describe; `--set` builds nested fields (`resilience.retries=2`). */
-export function settingsBody(flags: z.infer<typeof SettingFlags>): Record<string, unknown> {
+export function settingsBody(flags: Partial<z.infer<typeof SettingFlags>>): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const assignment of flags.set ?? []) setPath(body, assignment);
-  const named = { pathPrefix: flags.prefix, mode: flags.mode, canaryPercent: flags.canaryPercent, stickyKey: flags.stickyKey, timeoutMs: flags.timeoutMs };
+  const named = {
+    pathPrefix: flags.prefix,
+    mode: flags.mode,
+    canaryPercent: flags.canaryPercent,
+    stickyKey: flags.stickyKey,
+    timeoutMs: flags.timeoutMs,
+    legacyBackend: flags.legacyBackend,
+    modernBackend: flags.modernBackend,
+  };
   for (const [key, value] of Object.entries(named)) if (value !== undefined) body[key] = value;
   return body;
 }
@@ -179,7 +191,8 @@ function printChange(flags: { json: boolean }, route: Route): number {
 
 /** `orders v3: /orders → canary 10% modern`. */
 export function describeRoute(route: Route): string {
-  const where = route.mode === 'canary' ? `canary ${route.canaryPercent}% modern` : route.mode;
+  const modern = route.modernBackend === DEFAULT_ROUTE_SETTINGS.modernBackend ? 'modern' : `modern (${route.modernBackend})`;
+  const where = route.mode === 'canary' ? `canary ${route.canaryPercent}% ${modern}` : route.mode === 'modern' ? modern : 'legacy';
   return `${route.id} v${route.version}: ${route.pathPrefix} → ${where}`;
 }
 

@@ -47,7 +47,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     gateway = await startGateway(config, { logger, accessLogger });
   } catch (err) {
     flush();
-    if (isGatewayError(err) && err.code === 'DB_OPEN_FAILED') throw new UsageError(err.message);
+    if (isGatewayError(err) && (err.code === 'DB_OPEN_FAILED' || err.code === 'CONFIG_INVALID')) throw new UsageError(err.message);
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
       throw new Error(`cannot listen: ${(err as Error).message}`);

@@ -22,7 +22,7 @@ export function formatStatus(status: MigrationStatus): string {
     const sides = (['legacy', 'modern'] as const).filter((side) => r[side].requests > 0 || sendsTo(r, side));
     return sides.map((side, i) => sideRow(r, side, i === 0));
   });
-  return header + formatTable(['ROUTE', 'PREFIX', 'MODE', 'MODERN%', 'BREAKER', 'SIDE', 'REQ', 'REQ/S', 'ERRORS', 'P50', 'P99', 'FALLBACK'], rows);
+  return header + formatTable(['ROUTE', 'PREFIX', 'MODE', 'MODERN%', 'BREAKER', 'SIDE', 'BACKEND', 'REQ', 'REQ/S', 'ERRORS', 'P50', 'P99', 'FALLBACK'], rows);
 }
 
 /** Whether the route's mode sends traffic to `side`: a side it does not use is shown only if it had traffic. */
@@ -38,6 +38,7 @@ function sideRow(route: RouteStatus, side: 'legacy' | 'modern', first: boolean):
   return [
     ...own,
     side,
+    side === 'legacy' ? route.legacyBackend : route.modernBackend,
     String(s.requests),
     idle ? '-' : String(s.ratePerSecond),
     idle ? '-' : percent(s.errorRate),

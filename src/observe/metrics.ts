@@ -2,16 +2,16 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'pr
 import type { ErrorCode } from '../errors.js';
 import type { BreakerState } from '../resilience/breaker.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
-import type { Backend } from '../routing/schema.js';
+import type { LiveBackends } from '../backends/live-backends.js';
+import type { Side } from '../routing/schema.js';
 import type { RouteTable } from '../routing/route-table.js';
-import type { Upstream } from '../proxy/upstream.js';
 import type { TrafficSample } from './traffic-window.js';
 
 /** What the scrape-time gauges read: the live route table, the breakers and the backends. */
 export interface MetricSources {
   routes: { readonly current: RouteTable };
   breakers: BreakerRegistry;
-  upstreams: Record<Backend, Upstream>;
+  backends: Pick<LiveBackends, 'list'>;
 }
 
 /** `strangler_breaker_state`: a number per state, so alerts can say `> 0`. */
@@ -23,7 +23,7 @@ const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 const DURATION = 'strangler_request_duration_seconds';
 
 /**
- * One route and answering backend's requests, as plain numbers. prom-client's labelled
+ * One route and answering backend's requests (on one side), as plain numbers. prom-client's labelled
  * `inc`/`observe` hash their labels on every call (about 1.1 µs and 3% of the gateway's CPU
  * under load, measured); here a request costs a few additions, and labels are formatted only
  * when Prometheus scrapes.
@@ -37,7 +37,9 @@ class Series {
 
   constructor(
     readonly routeId: string,
-    readonly backend: Backend,
+    /** The named backend that answered. */
+    readonly backend: string,
+    readonly side: Side,
   ) {}
 
   record(status: number, seconds: number): void {
@@ -51,7 +53,7 @@ class Series {
 
   /** The histogram's samples in prom-client's value shape: cumulative buckets, `+Inf`, sum, count. */
   histogramValues(): { labels: Record<string, string | number>; value: number; metricName: string }[] {
-    const labels = { route: this.routeId, backend: this.backend };
+    const labels = { route: this.routeId, backend: this.backend, side: this.side };
     let cumulative = 0;
     const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = DURATION_BUCKETS.map((le, i) => {
       cumulative += this.buckets[i]!;
@@ -73,23 +75,24 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   private readonly fallbacks: Counter<'route' | 'reason'>;
   private readonly refused: Counter<'code'>;
-  private readonly series = new Map<string, Partial<Record<Backend, Series>>>();
+  /** Per route, per answering backend (a route's backends can change, so keyed by name). */
+  private readonly series = new Map<string, Map<string, Series>>();
   private readonly fallbackRoutes = new Map<string, Set<string>>();
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    const all = () => [...this.series.values()].flatMap((route) => Object.values(route));
+    const all = () => [...this.series.values()].flatMap((route) => [...route.values()]);
     new Counter({
       name: 'strangler_requests_total',
-      help: 'Requests answered, by route, the backend that answered and status class',
-      labelNames: ['route', 'backend', 'status_class'],
+      help: 'Requests answered, by route, the backend that answered (and its side) and status class',
+      labelNames: ['route', 'backend', 'side', 'status_class'],
       registers,
       collect() {
         this.reset();
         for (const series of all()) {
           series.byClass.forEach((n, i) => {
-            if (n > 0) this.inc({ route: series.routeId, backend: series.backend, status_class: STATUS_CLASSES[i]! }, n);
+            if (n > 0) this.inc({ route: series.routeId, backend: series.backend, side: series.side, status_class: STATUS_CLASSES[i]! }, n);
           });
         }
       },
@@ -116,7 +119,7 @@ export class GatewayMetrics {
   }
 
   record(sample: TrafficSample): void {
-    this.seriesOf(sample.routeId, sample.servedBy).record(sample.status, sample.durationMs / 1000);
+    this.seriesOf(sample.routeId, sample.upstream ?? sample.servedBy, sample.servedBy).record(sample.status, sample.durationMs / 1000);
     if (sample.fallback !== undefined) {
       this.fallbacks.labels(sample.routeId, sample.fallback).inc();
       let reasons = this.fallbackRoutes.get(sample.routeId);
@@ -135,10 +138,12 @@ export class GatewayMetrics {
     return this.registry.contentType;
   }
 
-  private seriesOf(routeId: string, backend: Backend): Series {
+  private seriesOf(routeId: string, backend: string, side: Side): Series {
     let route = this.series.get(routeId);
-    if (route === undefined) this.series.set(routeId, (route = {}));
-    return (route[backend] ??= new Series(routeId, backend));
+    if (route === undefined) this.series.set(routeId, (route = new Map()));
+    let series = route.get(backend);
+    if (series === undefined) route.set(backend, (series = new Series(routeId, backend, side)));
+    return series;
   }
 
   private prune(liveRouteIds: ReadonlySet<string>): void {
@@ -150,8 +155,7 @@ export class GatewayMetrics {
     }
   }
 
-  private registerScrapeTime({ routes, breakers, upstreams }: MetricSources, registers: Registry[]): void {
-    const backends = Object.values(upstreams);
+  private registerScrapeTime({ routes, breakers, backends: live }: MetricSources, registers: Registry[]): void {
     new Gauge({
       name: 'strangler_breaker_state',
       help: "Each route's modern-side circuit breaker: 0 closed, 1 half-open, 2 open",
@@ -175,39 +179,41 @@ export class GatewayMetrics {
     new Gauge({
       name: 'strangler_in_flight_requests',
       help: 'Requests in flight to each backend (its bulkhead occupancy)',
-      labelNames: ['backend'],
+      labelNames: ['backend', 'side'],
       registers,
       collect() {
-        for (const upstream of backends) this.set({ backend: upstream.name }, upstream.bulkhead.inFlight);
+        this.reset();
+        for (const upstream of live.list()) this.set({ backend: upstream.name, side: upstream.role }, upstream.bulkhead.inFlight);
       },
     });
     new Gauge({
       name: 'strangler_in_flight_limit',
       help: 'Most requests in flight each backend accepts (its bulkhead size)',
-      labelNames: ['backend'],
+      labelNames: ['backend', 'side'],
       registers,
       collect() {
-        for (const upstream of backends) this.set({ backend: upstream.name }, upstream.bulkhead.max);
+        this.reset();
+        for (const upstream of live.list()) this.set({ backend: upstream.name, side: upstream.role }, upstream.bulkhead.max);
       },
     });
     new Counter({
       name: 'strangler_retries_total',
       help: 'Retries sent to each backend',
-      labelNames: ['backend'],
+      labelNames: ['backend', 'side'],
       registers,
       collect() {
         this.reset();
-        for (const upstream of backends) this.inc({ backend: upstream.name }, upstream.budget.totals().granted);
+        for (const upstream of live.list()) this.inc({ backend: upstream.name, side: upstream.role }, upstream.budget.totals().granted);
       },
     });
     new Counter({
       name: 'strangler_retry_budget_refusals_total',
       help: "Retries each backend's retry budget refused",
-      labelNames: ['backend'],
+      labelNames: ['backend', 'side'],
       registers,
       collect() {
         this.reset();
-        for (const upstream of backends) this.inc({ backend: upstream.name }, upstream.budget.totals().refused);
+        for (const upstream of live.list()) this.inc({ backend: upstream.name, side: upstream.role }, upstream.budget.totals().refused);
       },
     });
   }

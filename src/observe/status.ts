@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
-import { Mode } from '../routing/schema.js';
+import { DEFAULT_BACKEND_NAMES } from '../backends/schema.js';
+import { Mode, type Route } from '../routing/schema.js';
 import type { RouteTable } from '../routing/route-table.js';
 import { effectiveCanary } from './metrics.js';
 import { SideSummary, type TrafficWindow } from './traffic-window.js';
@@ -10,6 +11,9 @@ export const RouteStatus = z.object({
   /** null for `default`: the paths no route matches. */
   pathPrefix: z.string().nullable(),
   mode: Mode,
+  /** The named backends of the route's two sides (the defaults for unmatched paths). */
+  legacyBackend: z.string(),
+  modernBackend: z.string(),
   /** The share of sticky keys sent to modern: 0 in legacy mode, 100 in modern mode. */
   modernPercent: z.number().int().min(0).max(100),
   breaker: z.enum(['closed', 'open', 'half-open']),
@@ -17,6 +21,15 @@ export const RouteStatus = z.object({
   modern: SideSummary,
 });
 export type RouteStatus = z.infer<typeof RouteStatus>;
+
+/** Paths no route matches: served by the default legacy backend. */
+const UNMATCHED = {
+  id: 'default',
+  mode: 'legacy',
+  canaryPercent: 0,
+  legacyBackend: DEFAULT_BACKEND_NAMES.legacy,
+  modernBackend: DEFAULT_BACKEND_NAMES.modern,
+} as const;
 
 /** `GET /status`. */
 export const MigrationStatus = z.object({
@@ -39,14 +52,17 @@ export function migrationStatus(table: RouteTable, window: TrafficWindow, breake
   const perRoute: RouteStatus[] = [];
   let requests = 0;
   let servedByModern = 0;
-  const add = (id: string, pathPrefix: string | null, mode: Mode, canaryPercent: number, summary = window.summary(id)) => {
+  const add = (route: Pick<Route, 'id' | 'mode' | 'canaryPercent' | 'legacyBackend' | 'modernBackend'>, pathPrefix: string | null, summary = window.summary(route.id)) => {
+    const { id, mode } = route;
     requests += summary.legacy.requests + summary.modern.requests;
     servedByModern += summary.servedByModern;
     perRoute.push({
       id,
       pathPrefix,
       mode,
-      modernPercent: effectiveCanary(mode, canaryPercent),
+      legacyBackend: route.legacyBackend,
+      modernBackend: route.modernBackend,
+      modernPercent: effectiveCanary(mode, route.canaryPercent),
       breaker: breakers.snapshot(id)?.state ?? 'closed',
       legacy: summary.legacy,
       modern: summary.modern,
@@ -54,10 +70,10 @@ export function migrationStatus(table: RouteTable, window: TrafficWindow, breake
   };
   for (const route of table.routes) {
     routes[route.mode]++;
-    add(route.id, route.pathPrefix, route.mode, route.canaryPercent);
+    add(route, route.pathPrefix);
   }
   const unmatched = window.summary('default');
-  if (unmatched.legacy.requests > 0) add('default', null, 'legacy', 0, unmatched);
+  if (unmatched.legacy.requests > 0) add(UNMATCHED, null, unmatched);
   const seconds = window.coveredSeconds();
   return {
     windowSeconds: window.windowSeconds,

@@ -1,16 +1,18 @@
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { FallbackReason } from '../resilience/failover.js';
-import type { Backend } from '../routing/schema.js';
+import type { Side } from '../routing/schema.js';
 
 /** One finished request, as the metrics and the status window count it. */
 export interface TrafficSample {
   /** The route's id, `default` for unmatched paths. */
   routeId: string;
   /** The side the route chose for the request. */
-  side: Backend;
+  side: Side;
   /** The side that answered: legacy when a modern-bound request fell back. */
-  servedBy: Backend;
+  servedBy: Side;
+  /** The name of the backend that answered; undefined when the gateway answered before any try. */
+  upstream: string | undefined;
   status: number;
   durationMs: number;
   fallback: FallbackReason | undefined;
@@ -93,7 +95,7 @@ class SideRing {
  * fixed (slices × 64 counters), created on a route's first request.
  */
 export class TrafficWindow {
-  private readonly routes = new Map<string, Partial<Record<Backend, SideRing>>>();
+  private readonly routes = new Map<string, Partial<Record<Side, SideRing>>>();
   private readonly sliceMs: number;
   private readonly startedAt: number;
 
@@ -141,7 +143,7 @@ export class TrafficWindow {
     return Math.max(1, Math.min(this.options.windowMs, this.clock.now() - this.startedAt)) / 1000;
   }
 
-  private ring(routeId: string, side: Backend): SideRing {
+  private ring(routeId: string, side: Side): SideRing {
     let sides = this.routes.get(routeId);
     if (sides === undefined) this.routes.set(routeId, (sides = {}));
     return (sides[side] ??= new SideRing(this.options.slices));

@@ -8,15 +8,16 @@ import type { CircuitBreaker } from '../resilience/breaker.js';
 import { DEADLINE_HEADER, Deadline } from '../resilience/deadline.js';
 import { nextStep, type FallbackReason } from '../resilience/failover.js';
 import { retryAfterMs, type FailureKind } from '../resilience/replay.js';
-import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type Backend, type ResilienceSettings } from '../routing/schema.js';
+import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type Side, type ResilienceSettings } from '../routing/schema.js';
 import { ClientGoneError, sendError, upstreamErrorCode, type ForwardOutcome } from './forward.js';
 import { clientResponseHeaders } from './headers.js';
 import { BodyTooLargeError } from './limits.js';
 import type { Resolution } from './resolve.js';
-import type { Upstream } from './upstream.js';
+import type { LiveBackends } from '../backends/live-backends.js';
+import type { Upstream } from '../backends/upstream.js';
 
 export interface ExchangeContext {
-  upstreams: Record<Backend, Upstream>;
+  backends: LiveBackends;
   breakers: BreakerRegistry;
   clock: Clock;
   random: Random;
@@ -26,7 +27,10 @@ export interface ExchangeContext {
 
 /** The outcome the access log records. */
 export interface ExchangeOutcome extends ForwardOutcome {
-  backend: Backend;
+  /** The side that answered (or would have). */
+  backend: Side;
+  /** The name of the backend that answered; undefined when the gateway answered itself before any try. */
+  upstream: string | undefined;
   fallback: FallbackReason | undefined;
   tries: number;
 }
@@ -49,8 +53,10 @@ class DiscardedError extends Error {
 export class Exchange {
   private readonly resilience: ResilienceSettings;
   private readonly deadline: Deadline;
-  private readonly tries: Record<Backend, number> = { legacy: 0, modern: 0 };
+  private readonly tries: Record<Side, number> = { legacy: 0, modern: 0 };
   private fallback: FallbackReason | undefined;
+  /** The backend of the latest try: the one whose answer the client gets. */
+  private lastUpstream: string | undefined;
   private current: Attempt | undefined;
   private clientGone = false;
   private finished = false;
@@ -88,20 +94,28 @@ export class Exchange {
   }
 
   start(): void {
-    this.ctx.upstreams[this.resolution.backend].budget.recordRequest();
+    this.upstream(this.resolution.backend)?.budget.recordRequest();
     this.attempt(this.resolution.backend);
+  }
+
+  /** The named backend that serves `side` of this request's route. */
+  private upstream(side: Side): Upstream | undefined {
+    return this.ctx.backends.forSide(this.resolution.route, side);
   }
 
   private get bodyReplayable(): boolean {
     return this.body === null || Buffer.isBuffer(this.body);
   }
 
-  private attempt(backend: Backend): void {
+  private attempt(backend: Side): void {
     if (this.clientGone) return this.finish({ status: 499, error: new ClientGoneError() }, backend);
     const remaining = this.deadline.remainingMs();
     if (remaining <= 0) return this.giveUp(backend, 'UPSTREAM_TIMEOUT', 'the request deadline passed');
+    const upstream = this.upstream(backend);
+    // Only between two reloads of a table another process changed; never routed to the wrong service.
+    if (upstream === undefined) return this.giveUp(backend, 'UPSTREAM_CONNECT_ERROR', `backend for the ${backend} side is not loaded yet`);
+    this.lastUpstream = upstream.name;
     this.tries[backend]++;
-    const upstream = this.ctx.upstreams[backend];
     const breaker = backend === 'modern' && this.resolution.route ? this.ctx.breakers.for(this.resolution.route) : undefined;
     if (breaker !== undefined && !breaker.tryAcquire()) return this.failed(backend, 'breaker-open');
     if (!upstream.bulkhead.tryEnter()) {
@@ -155,7 +169,7 @@ export class Exchange {
   }
 
   /** The response head for an answer from `backend`, with the gateway's own headers. */
-  responseHeaders(backend: Backend, raw: Buffer[]): string[] {
+  responseHeaders(backend: Side, raw: Buffer[]): string[] {
     return clientResponseHeaders(raw, this.gatewayHeaders(backend));
   }
 
@@ -175,7 +189,7 @@ export class Exchange {
     this.finish(error === undefined ? { status } : { status, error }, attempt.backend);
   }
 
-  private failed(backend: Backend, kind: FailureKind, err?: Error): void {
+  private failed(backend: Side, kind: FailureKind, err?: Error): void {
     const step = this.step(backend, kind);
     if (step.action !== 'give-up') return this.take(step, backend);
     switch (kind) {
@@ -188,7 +202,7 @@ export class Exchange {
     }
   }
 
-  private step(backend: Backend, kind: FailureKind, status?: number, retryAfter?: number) {
+  private step(backend: Side, kind: FailureKind, status?: number, retryAfter?: number) {
     return nextStep(
       { backend, kind, status, retryAfterMs: retryAfter, tries: this.tries[backend] },
       {
@@ -199,12 +213,12 @@ export class Exchange {
         hasIdempotencyKey: this.req.headers['idempotency-key'] !== undefined,
         remainingMs: this.deadline.remainingMs(),
       },
-      this.ctx.upstreams[backend].budget,
+      this.upstream(backend)!.budget,
       this.ctx.random,
     );
   }
 
-  private take(step: { action: 'retry'; delayMs: number } | { action: 'fallback'; reason: FallbackReason }, backend: Backend): void {
+  private take(step: { action: 'retry'; delayMs: number } | { action: 'fallback'; reason: FallbackReason }, backend: Side): void {
     if (step.action === 'fallback') return this.fallBack(step.reason);
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -214,11 +228,11 @@ export class Exchange {
 
   private fallBack(reason: FallbackReason): void {
     this.fallback = reason;
-    this.ctx.upstreams.legacy.budget.recordRequest();
+    this.upstream('legacy')?.budget.recordRequest();
     this.attempt('legacy');
   }
 
-  private giveUp(backend: Backend, code: ErrorCode, message?: string, err?: Error): void {
+  private giveUp(backend: Side, code: ErrorCode, message?: string, err?: Error): void {
     const headers = this.gatewayHeaders(backend);
     if (code === 'CIRCUIT_OPEN' || code === 'BACKEND_BUSY') headers.push('retry-after', '1');
     sendError(this.res, code, message, headers);
@@ -226,19 +240,27 @@ export class Exchange {
   }
 
   /** The client headers plus which backend answered and why; called once, for the one answer the client gets. */
-  private gatewayHeaders(backend: Backend): string[] {
+  private gatewayHeaders(backend: Side): string[] {
     // Decided as the head is written, so an answer begun before a drain started still closes.
     if (this.ctx.draining()) this.res.shouldKeepAlive = false;
     const headers = this.clientHeaders;
     headers.push('x-strangler-backend', backend);
+    if (this.lastUpstream !== undefined) headers.push('x-strangler-upstream', this.lastUpstream);
     if (this.fallback !== undefined) headers.push('x-strangler-fallback', this.fallback);
     return headers;
   }
 
-  private finish(outcome: ForwardOutcome, backend: Backend): void {
+  private finish(outcome: ForwardOutcome, backend: Side): void {
     if (this.finished) return;
     this.finished = true;
-    this.done({ status: outcome.status, error: outcome.error, backend, fallback: this.fallback, tries: this.tries.legacy + this.tries.modern });
+    this.done({
+      status: outcome.status,
+      error: outcome.error,
+      backend,
+      upstream: this.lastUpstream,
+      fallback: this.fallback,
+      tries: this.tries.legacy + this.tries.modern,
+    });
   }
 
   get response(): ServerResponse {
@@ -266,7 +288,7 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly exchange: Exchange,
-    readonly backend: Backend,
+    readonly backend: Side,
     private readonly upstream: Upstream,
     private readonly breaker: CircuitBreaker | undefined,
     private readonly clock: Clock,

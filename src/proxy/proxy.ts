@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { systemClock, systemRandom, type Clock, type Random } from '../clock.js';
 import type { TrafficSample } from '../observe/traffic-window.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
-import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type Backend } from '../routing/schema.js';
+import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type Side } from '../routing/schema.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
 import { Exchange, type ExchangeContext, type ExchangeOutcome } from './exchange.js';
 import { ERRORS, errorJson, type ErrorCode } from '../errors.js';
@@ -16,12 +16,12 @@ import { clientRequestId, hasOneHost, upstreamRequestHeaders } from './headers.j
 import { DEFAULT_LIMITS, limitedBody, type RequestLimits } from './limits.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 import { resolve, type Resolution } from './resolve.js';
-import type { Upstream } from './upstream.js';
+import type { LiveBackends } from '../backends/live-backends.js';
 import { UpgradeHandler, rejectUpgrade } from './websocket.js';
 
 export interface ProxyOptions {
   routes: Pick<LiveRoutes, 'current'>;
-  upstreams: Record<Backend, Upstream>;
+  backends: LiveBackends;
   logger: Logger;
   /** One line per request at info; undefined turns the access log off (failures are still logged). */
   accessLogger: Logger | undefined;
@@ -54,7 +54,7 @@ const NO_OBSERVER: RequestObserver = { finished: () => {}, refused: () => {} };
 export class ProxyServer {
   readonly server: http.Server;
   private readonly routes: Pick<LiveRoutes, 'current'>;
-  private readonly upstreams: Record<Backend, Upstream>;
+  private readonly backends: LiveBackends;
   private readonly logger: Logger;
   private readonly accessLogger: Logger | undefined;
   private readonly random: Random;
@@ -69,7 +69,7 @@ export class ProxyServer {
 
   constructor(options: ProxyOptions) {
     this.routes = options.routes;
-    this.upstreams = options.upstreams;
+    this.backends = options.backends;
     this.logger = options.logger;
     this.accessLogger = options.accessLogger;
     this.random = options.random ?? systemRandom;
@@ -77,7 +77,7 @@ export class ProxyServer {
     this.breakers = options.breakers;
     this.observer = options.observer ?? NO_OBSERVER;
     this.exchangeContext = {
-      upstreams: this.upstreams,
+      backends: this.backends,
       breakers: this.breakers,
       clock: this.clock,
       random: this.random,
@@ -158,12 +158,16 @@ export class ProxyServer {
       rejectUpgrade(socket, 'BAD_REQUEST_TARGET', `bad request target: ${resolution.refused}`, this.baseHeaders(requestId));
       return;
     }
+    const upstream = this.backends.forSide(resolution.route, resolution.backend);
+    if (upstream === undefined) {
+      rejectUpgrade(socket, 'UPSTREAM_CONNECT_ERROR', `backend for the ${resolution.backend} side is not loaded yet`, this.baseHeaders(requestId));
+      return;
+    }
     this.upgraded.add(socket);
     socket.once('close', () => this.upgraded.delete(socket));
-    const upstream = this.upstreams[resolution.backend];
-    const clientHeaders = [...this.clientHeaders(resolution, requestId), 'x-strangler-backend', resolution.backend];
+    const clientHeaders = [...this.clientHeaders(resolution, requestId), 'x-strangler-backend', resolution.backend, 'x-strangler-upstream', upstream.name];
     const handler = new UpgradeHandler(socket, head, clientHeaders, (outcome) =>
-      this.logAccess(req, requestId, resolution, start, { ...outcome, backend: resolution.backend }),
+      this.logAccess(req, requestId, resolution, start, { ...outcome, backend: resolution.backend, upstream: upstream.name }),
     );
     upstream.pool.dispatch(
       {
@@ -223,7 +227,7 @@ export class ProxyServer {
     requestId: string,
     resolution: Resolution | undefined,
     start: number,
-    outcome: ForwardOutcome & Partial<Pick<ExchangeOutcome, 'backend' | 'fallback' | 'tries'>>,
+    outcome: ForwardOutcome & Partial<Pick<ExchangeOutcome, 'backend' | 'upstream' | 'fallback' | 'tries'>>,
   ): void {
     const ms = performance.now() - start;
     if (resolution !== undefined && outcome.backend !== undefined) {
@@ -231,6 +235,7 @@ export class ProxyServer {
         routeId: resolution.route?.id ?? 'default',
         side: resolution.backend,
         servedBy: outcome.backend,
+        upstream: outcome.upstream,
         status: outcome.status,
         durationMs: ms,
         fallback: outcome.fallback,
@@ -242,7 +247,8 @@ export class ProxyServer {
       method: req.method,
       path: resolution?.target ?? req.url,
       route: resolution?.route?.id ?? 'default',
-      backend: outcome.backend,
+      backend: outcome.upstream,
+      side: outcome.backend,
       status: outcome.status,
       fallback: outcome.fallback,
       tries: outcome.tries,
@@ -284,7 +290,7 @@ export class ProxyServer {
     clearInterval(sweeper);
     clearTimeout(timer);
     // Every client has its answer now; what is left in a pool is an abandoned connect attempt.
-    await Promise.all(Object.values(this.upstreams).map((u) => u.pool.destroy()));
+    await this.backends.destroy();
   }
 }
 

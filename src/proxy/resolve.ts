@@ -4,7 +4,7 @@ import type { Random } from '../clock.js';
 import { bucketOf, chooseBackend, randomBucket, stickyHeader } from '../routing/canary.js';
 import { normaliseTarget } from '../routing/path.js';
 import type { RouteTable } from '../routing/route-table.js';
-import type { Backend, Route } from '../routing/schema.js';
+import type { Side, Route } from '../routing/schema.js';
 
 export const CANARY_COOKIE = 'strangler_canary';
 const COOKIE_VALUE = /^[A-Za-z0-9_-]{1,64}$/;
@@ -15,7 +15,7 @@ export interface Resolution {
   /** The normalised path plus the verbatim query: exactly what is matched and forwarded. */
   target: string;
   route: Route | undefined;
-  backend: Backend;
+  backend: Side;
   /** A Set-Cookie value pinning a new canary key, when the gateway issued one. */
   setCookie: string | undefined;
 }

@@ -1,5 +1,5 @@
 import type { Random } from '../clock.js';
-import type { Backend } from '../routing/schema.js';
+import type { Side } from '../routing/schema.js';
 import { DEFAULT_BACKOFF, fullJitterDelay } from './backoff.js';
 import { isReplaySafe, isTransientStatus, neverReachedBackend, type FailureKind } from './replay.js';
 
@@ -13,7 +13,7 @@ export type FallbackReason =
   | `fallthrough-${number}`;
 
 export interface FailedTry {
-  backend: Backend;
+  backend: Side;
   kind: FailureKind;
   /** The backend's status, for upstream-5xx and rate-limited. */
   status?: number | undefined;

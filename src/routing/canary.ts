@@ -1,5 +1,5 @@
 import type { Random } from '../clock.js';
-import type { Backend, Route } from './schema.js';
+import type { Side, Route } from './schema.js';
 
 export const BUCKETS = 100;
 
@@ -28,7 +28,7 @@ export function randomBucket(random: Random): number {
 }
 
 /** The side a request takes on a route; `bucket` is asked for only in canary mode. */
-export function chooseBackend(route: Route | undefined, bucket: () => number): Backend {
+export function chooseBackend(route: Route | undefined, bucket: () => number): Side {
   if (route === undefined) return 'legacy';
   switch (route.mode) {
     case 'legacy':

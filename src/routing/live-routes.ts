@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
+import type { LiveBackends } from '../backends/live-backends.js';
 import { RouteTable } from './route-table.js';
 import type { RouteStore } from './store.js';
 
 export const DEFAULT_POLL_MS = 250;
 
 /**
- * Holds the route table the data plane reads. It is rebuilt from the store after every
+ * Holds the route table the data plane reads, and keeps the live backends in step with it. It is rebuilt from the store after every
  * change this process makes, and after every change another process commits to the same
  * file (seen by polling SQLite's data_version), so gateways sharing a database agree
  * within one poll interval. A failed reload keeps the last good table.
@@ -19,6 +20,7 @@ export class LiveRoutes {
 
   constructor(
     private readonly store: RouteStore,
+    private readonly backends: LiveBackends,
     private readonly logger: Logger,
     pollMs = DEFAULT_POLL_MS,
   ) {
@@ -56,7 +58,10 @@ export class LiveRoutes {
     try {
       // Read the version first: a commit landing between the two reads triggers one more reload.
       const dataVersion = this.store.dataVersion();
-      const table = new RouteTable(this.store.list());
+      const { routes, backends } = this.store.snapshot();
+      // Backends first: a route may name one that this change created.
+      this.backends.sync(backends);
+      const table = new RouteTable(routes);
       this.table = table;
       this.lastDataVersion = dataVersion;
       this.loaded = true;

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { settingsOf, type DesiredRoute } from './route-file.js';
+import { BackendPlan } from '../backends/plan.js';
+import { FieldChange, diffSettings } from './diff.js';
 import { RouteId, RouteSettings, type Route } from './schema.js';
 
-/** One setting that differs, by its dotted path (`resilience.breaker.openMs`). */
-export const FieldChange = z.object({ field: z.string(), from: z.unknown(), to: z.unknown() });
-export type FieldChange = z.infer<typeof FieldChange>;
+export { FieldChange, diffSettings, leaves } from './diff.js';
 
 const Version = z.number().int().min(1);
 
@@ -17,13 +17,14 @@ export const PlanChange = z.discriminatedUnion('action', [
 ]);
 export type PlanChange = z.infer<typeof PlanChange>;
 
-export const Plan = z.object({
+/** What applying a route file does to the routes. */
+export const RoutePlan = z.object({
   /** In the order they apply: deletes, updates, creates; unchanged routes last. */
   changes: z.array(PlanChange),
   /** Routes in the table but not in the file, left alone because prune is off. */
   unmanaged: z.array(RouteId),
 });
-export type Plan = z.infer<typeof Plan>;
+export type RoutePlan = z.infer<typeof RoutePlan>;
 
 const ORDER: Record<PlanChange['action'], number> = { delete: 0, update: 1, create: 2, unchanged: 3 };
 
@@ -31,7 +32,7 @@ const ORDER: Record<PlanChange['action'], number> = { delete: 0, update: 1, crea
  * The changes that turn `current` into `desired`. Pure: the server computes it inside the
  * apply transaction, and the same function shows a route's history as field changes.
  */
-export function planChanges(current: readonly Route[], desired: readonly DesiredRoute[], prune: boolean): Plan {
+export function planChanges(current: readonly Route[], desired: readonly DesiredRoute[], prune: boolean): RoutePlan {
   const existing = new Map(current.map((r) => [r.id, r]));
   const wanted = new Set(desired.map((d) => d.id));
   const changes: PlanChange[] = [];
@@ -57,28 +58,13 @@ export function planChanges(current: readonly Route[], desired: readonly Desired
 }
 
 /** True when applying the plan would change something. */
-export function hasChanges(plan: Plan): boolean {
-  return plan.changes.some((c) => c.action !== 'unchanged');
+export function hasChanges(plan: Pick<Plan, 'changes'> & Partial<Pick<Plan, 'backends'>>): boolean {
+  return [...plan.changes, ...(plan.backends?.changes ?? [])].some((c) => c.action !== 'unchanged');
 }
 
-/** Every leaf that differs between two settings objects; arrays compare whole. */
-export function diffSettings(before: RouteSettings, after: RouteSettings): FieldChange[] {
-  const a = leaves(before);
-  const b = leaves(after);
-  const fields = [...new Set([...a.keys(), ...b.keys()])];
-  return fields
-    .filter((field) => JSON.stringify(a.get(field)) !== JSON.stringify(b.get(field)))
-    .map((field) => ({ field, from: a.get(field), to: b.get(field) }));
-}
-
-/** Every leaf of a nested object by its dotted path, in key order; arrays are leaves. */
-export function leaves(value: object, prefix = '', into = new Map<string, unknown>()): Map<string, unknown> {
-  for (const [key, v] of Object.entries(value)) {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) leaves(v as object, `${prefix}${key}.`, into);
-    else into.set(prefix + key, v);
-  }
-  return into;
-}
+/** What applying a route file does: to the backends first, then to the routes. */
+export const Plan = RoutePlan.extend({ backends: BackendPlan });
+export type Plan = z.infer<typeof Plan>;
 
 /** `POST /apply`'s answer: the plan, and whether it was carried out (false for a dry run). */
 export const ApplyResult = z.object({ applied: z.boolean(), plan: Plan });

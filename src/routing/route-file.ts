@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BackendSpec } from '../backends/plan.js';
 import { parseOrThrow } from '../validation.js';
 import { DEFAULT_RESILIENCE, RouteCreate, RouteId, RouteSettings, mergeResilience, type Route } from './schema.js';
 
@@ -24,8 +25,24 @@ const RouteSpecs = z
     }
   });
 
-/** The document `strangler export` writes and `strangler apply -f` reads (YAML or JSON). */
-export const RouteFile = z.object({ routes: RouteSpecs }).strict();
+/** Names must be unique across the file. */
+const BackendSpecs = z
+  .array(BackendSpec)
+  .max(10_000)
+  .superRefine((specs, ctx) => {
+    const first = new Map<string, number>();
+    specs.forEach((spec, i) => {
+      const seen = first.get(spec.name);
+      if (seen === undefined) first.set(spec.name, i);
+      else ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate name "${spec.name}" (also backends[${seen}])` });
+    });
+  });
+
+/**
+ * The document `strangler export` writes and `strangler apply -f` reads (YAML or JSON). Without a
+ * `backends` section the backends are left as they are; with one, they are managed like routes.
+ */
+export const RouteFile = z.object({ backends: BackendSpecs.optional(), routes: RouteSpecs }).strict();
 export type RouteFile = z.infer<typeof RouteFile>;
 
 /** `POST /apply`: make the route table match `routes`, in one transaction. */
@@ -54,10 +71,16 @@ export function parseRouteFile<S extends typeof RouteFile | typeof ApplyRequest>
 
 function labelPath(input: unknown, path: readonly PropertyKey[]): string {
   const [top, index, ...rest] = path;
-  if (top !== 'routes' || typeof index !== 'number') return path.map(String).join('.');
-  const entry = (input as { routes?: unknown[] }).routes?.[index] as { id?: unknown } | undefined;
-  const id = typeof entry?.id === 'string' && RouteId.safeParse(entry.id).success ? ` (${entry.id})` : '';
-  return `routes[${index}]${id}` + rest.map((p) => `.${String(p)}`).join('');
+  if ((top !== 'routes' && top !== 'backends') || typeof index !== 'number') return path.map(String).join('.');
+  return entryLabel(input, top, index) + rest.map((p) => `.${String(p)}`).join('');
+}
+
+/** `routes[2] (orders)` or `backends[0] (orders-svc)`: the entry by index and, when it has a sane one, its key. */
+export function entryLabel(input: unknown, section: 'routes' | 'backends', index: number): string {
+  const entry = (input as Record<string, unknown[] | undefined>)[section]?.[index] as Record<string, unknown> | undefined;
+  const key = entry?.[section === 'routes' ? 'id' : 'name'];
+  const named = typeof key === 'string' && RouteId.safeParse(key).success ? ` (${key})` : '';
+  return `${section}[${index}]${named}`;
 }
 
 /** The complete settings a spec declares, defaults filled in. */

@@ -1,13 +1,13 @@
 import { z } from 'zod';
+import { BackendName, DEFAULT_BACKEND_NAMES, Side, definedOnly } from '../backends/schema.js';
 import { DEFAULT_BREAKER_OPTIONS } from '../resilience/breaker.js';
 import { isCanonicalPrefix } from './path.js';
+
+export { definedOnly, Side };
 
 /** Where a route sends its traffic: all to legacy, a sticky share to modern, or all to modern. */
 export const Mode = z.enum(['legacy', 'canary', 'modern']);
 export type Mode = z.infer<typeof Mode>;
-
-export const Backend = z.enum(['legacy', 'modern']);
-export type Backend = z.infer<typeof Backend>;
 
 export const RouteId = z
   .string()
@@ -35,6 +35,8 @@ export const DEFAULT_ROUTE_SETTINGS = {
   stickyKey: 'cookie',
   timeoutMs: 30_000, // 30 s: long enough for a slow monolith page, short enough to free a socket
   maxBodyBytes: null, // the gateway's --max-body-bytes
+  legacyBackend: DEFAULT_BACKEND_NAMES.legacy,
+  modernBackend: DEFAULT_BACKEND_NAMES.modern,
 } as const;
 
 /** A route's request body limit in bytes; null means the gateway's `--max-body-bytes`. */
@@ -124,10 +126,6 @@ export function mergeResilience(base: ResilienceSettings, patch: ResiliencePatch
   return { ...base, ...definedOnly(rest), breaker: { ...base.breaker, ...definedOnly(breaker ?? {}) } };
 }
 
-export function definedOnly<T extends object>(obj: T): Partial<T> {
-  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
 /** The settings an operator controls; everything else about a route is bookkeeping. */
 export const RouteSettings = z.object({
   pathPrefix: PathPrefix,
@@ -137,6 +135,10 @@ export const RouteSettings = z.object({
   timeoutMs: z.number().int().min(1).max(600_000),
   maxBodyBytes: MaxBodyBytes,
   resilience: ResilienceSettings,
+  /** The named backend (role `legacy`) that serves the route's legacy side. */
+  legacyBackend: BackendName,
+  /** The named backend (role `modern`) that serves its modern side. */
+  modernBackend: BackendName,
 });
 export type RouteSettings = z.infer<typeof RouteSettings>;
 
@@ -145,6 +147,9 @@ export const Route = RouteSettings.extend({
   resilience: ResilienceSettings.default(DEFAULT_RESILIENCE),
   // ... and those written before body limits existed, as the gateway default.
   maxBodyBytes: MaxBodyBytes.default(DEFAULT_ROUTE_SETTINGS.maxBodyBytes),
+  // ... and those written before named backends existed, as the two defaults.
+  legacyBackend: BackendName.default(DEFAULT_ROUTE_SETTINGS.legacyBackend),
+  modernBackend: BackendName.default(DEFAULT_ROUTE_SETTINGS.modernBackend),
   id: RouteId,
   version: z.number().int().min(1),
   createdAt: z.string(),
@@ -165,6 +170,8 @@ export const RouteCreate = z
     timeoutMs: RouteSettings.shape.timeoutMs.default(DEFAULT_ROUTE_SETTINGS.timeoutMs),
     maxBodyBytes: MaxBodyBytes.default(DEFAULT_ROUTE_SETTINGS.maxBodyBytes),
     resilience: ResiliencePatch.optional(),
+    legacyBackend: BackendName.default(DEFAULT_ROUTE_SETTINGS.legacyBackend),
+    modernBackend: BackendName.default(DEFAULT_ROUTE_SETTINGS.modernBackend),
     reason: Reason.optional(),
   })
   .strict();
@@ -177,7 +184,7 @@ export const RoutePatch = RouteSettings.omit({ resilience: true })
 export type RoutePatch = z.infer<typeof RoutePatch>;
 
 export const RouteFlip = z
-  .object({ to: Backend, version: Version.optional(), reason: Reason.optional() })
+  .object({ to: Side, version: Version.optional(), reason: Reason.optional() })
   .strict();
 export type RouteFlip = z.infer<typeof RouteFlip>;
 

@@ -1,7 +1,12 @@
 import Database from 'better-sqlite3';
+import type { z } from 'zod';
+import { BackendStore } from '../backends/store.js';
+import type { Backend } from '../backends/schema.js';
 import type { Clock } from '../clock.js';
 import { GatewayError } from '../errors.js';
 import { parseOrThrow } from '../validation.js';
+import { NO_BACKEND_CHANGES, planBackendChanges, type DesiredBackend } from '../backends/plan.js';
+import { DEFAULT_BACKEND_NAMES, type Side } from '../backends/schema.js';
 import { planChanges, type Plan } from './plan.js';
 import { settingsOf, type DesiredRoute } from './route-file.js';
 import {
@@ -15,8 +20,15 @@ import {
   type ChangeMeta,
   type HistoryAction,
   type ResiliencePatch,
-  type RouteCreate,
+  RouteCreate,
 } from './schema.js';
+
+export interface ApplyOptions {
+  prune: boolean;
+  dryRun: boolean;
+  /** The file's backends section; undefined leaves the backends as they are. */
+  backends?: readonly DesiredBackend[] | undefined;
+}
 
 /** A change to a route: any top-level setting, and resilience settings merged field by field. */
 export type RouteChanges = Partial<Omit<RouteSettings, 'resilience'>> & { resilience?: ResiliencePatch | undefined };
@@ -53,6 +65,28 @@ const MIGRATIONS: readonly string[] = [
   `ALTER TABLE routes ADD COLUMN resilience TEXT NOT NULL DEFAULT '{}';`,
   // Per-route request body limit; NULL means the gateway's --max-body-bytes.
   `ALTER TABLE routes ADD COLUMN max_body_bytes INTEGER CHECK (max_body_bytes >= 0);`,
+  // Named backends: each route sends its two sides to backends of its own (the defaults until changed).
+  `CREATE TABLE backends (
+     name       TEXT PRIMARY KEY,
+     settings   TEXT NOT NULL,
+     version    INTEGER NOT NULL CHECK (version > 0),
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE TABLE backend_history (
+     seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+     name    TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     action  TEXT NOT NULL,
+     before  TEXT,
+     after   TEXT,
+     actor   TEXT NOT NULL,
+     reason  TEXT,
+     at      TEXT NOT NULL,
+     UNIQUE (name, version)
+   );
+   ALTER TABLE routes ADD COLUMN legacy_backend TEXT NOT NULL DEFAULT 'legacy';
+   ALTER TABLE routes ADD COLUMN modern_backend TEXT NOT NULL DEFAULT 'modern';`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -70,6 +104,8 @@ export interface RouteRow {
   updated_at: string;
   resilience: string;
   max_body_bytes: number | null;
+  legacy_backend: string;
+  modern_backend: string;
 }
 
 /** A `route_history` row as SQLite returns it. */
@@ -92,6 +128,8 @@ export interface RouteStoreOptions {
 
 /** The route table's durable home: one SQLite file, shared safely by several gateway processes. */
 export class RouteStore {
+  /** The named backends, in the same database and transactions as the routes. */
+  readonly backends: BackendStore;
   private readonly db: Database.Database;
   private readonly clock: Clock;
   private readonly listeners = new Set<() => void>();
@@ -100,17 +138,19 @@ export class RouteStore {
   private constructor(db: Database.Database, clock: Clock) {
     this.db = db;
     this.clock = clock;
+    this.backends = new BackendStore({ db, write: (fn) => this.write(fn), timestamp: () => this.timestamp() });
     this.stmts = {
       list: db.prepare<[], RouteRow>('SELECT * FROM routes ORDER BY path_prefix'),
       get: db.prepare<[string], RouteRow>('SELECT * FROM routes WHERE id = ?'),
       byPrefix: db.prepare<[string], RouteRow>('SELECT * FROM routes WHERE path_prefix = ?'),
       insert: db.prepare(
-        `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, max_body_bytes, resilience, version, created_at, updated_at)
-         VALUES (@id, @pathPrefix, @mode, @canaryPercent, @stickyKey, @timeoutMs, @maxBodyBytes, @resilienceJson, @version, @createdAt, @updatedAt)`,
+        `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, max_body_bytes, resilience, legacy_backend, modern_backend, version, created_at, updated_at)
+         VALUES (@id, @pathPrefix, @mode, @canaryPercent, @stickyKey, @timeoutMs, @maxBodyBytes, @resilienceJson, @legacyBackend, @modernBackend, @version, @createdAt, @updatedAt)`,
       ),
       update: db.prepare(
         `UPDATE routes SET path_prefix = @pathPrefix, mode = @mode, canary_percent = @canaryPercent,
-           sticky_key = @stickyKey, timeout_ms = @timeoutMs, max_body_bytes = @maxBodyBytes, resilience = @resilienceJson, version = @version,
+           sticky_key = @stickyKey, timeout_ms = @timeoutMs, max_body_bytes = @maxBodyBytes, resilience = @resilienceJson,
+           legacy_backend = @legacyBackend, modern_backend = @modernBackend, version = @version,
            updated_at = @updatedAt
          WHERE id = @id`,
       ),
@@ -179,6 +219,11 @@ export class RouteStore {
     return this.stmts.list.all().map(toRoute);
   }
 
+  /** Routes and backends as of one moment (one read transaction), for the live tables. */
+  snapshot(): { routes: Route[]; backends: Backend[] } {
+    return this.db.transaction(() => ({ routes: this.list(), backends: this.backends.list() })).deferred();
+  }
+
   get(id: string): Route | undefined {
     const row = this.stmts.get.get(id);
     return row && toRoute(row);
@@ -190,7 +235,8 @@ export class RouteStore {
     return rows.map(toHistoryEntry);
   }
 
-  create(input: RouteCreate, meta: ChangeMeta): Route {
+  create(raw: z.input<typeof RouteCreate>, meta: ChangeMeta): Route {
+    const input = parseOrThrow(RouteCreate, raw);
     return this.write(() => {
       const id = input.id ?? this.freeIdFor(input.pathPrefix);
       if (this.stmts.get.get(id)) throw new GatewayError('DUPLICATE_ID', `a route with id "${id}" already exists`);
@@ -201,24 +247,35 @@ export class RouteStore {
   }
 
   /**
-   * Makes the table match `desired` in one transaction: creates, updates (only routes whose
+   * Makes the table match `desired` in one transaction: creates, updates (only entries whose
    * settings differ, so applying the same file twice makes no new versions) and, with `prune`,
-   * deletes. Each change gets its own history row. Any failure changes nothing.
+   * deletes, backends first (when the file has a backends section) so routes can name them.
+   * Each change gets its own history row. Any failure changes nothing.
    * Returns the plan it carried out (or, with `dryRun`, would carry out).
    */
-  apply(desired: readonly DesiredRoute[], options: { prune: boolean; dryRun: boolean }, meta: ChangeMeta): Plan {
+  apply(desired: readonly DesiredRoute[], options: ApplyOptions, meta: ChangeMeta): Plan {
     const run = () => {
       const current = this.list();
-      const plan = planChanges(current, desired, options.prune);
+      const currentBackends = this.backends.list();
+      const routes = planChanges(current, desired, options.prune);
+      const backends = options.backends === undefined ? NO_BACKEND_CHANGES : planBackendChanges(currentBackends, options.backends, options.prune);
+      const plan: Plan = { ...routes, backends };
       assertFinalPrefixesFree(current, desired, plan);
-      if (!options.dryRun) this.carryOut(plan, new Map(current.map((r) => [r.id, r])), desired, meta);
+      assertFinalBackendsUsable(current, desired, plan, currentBackends, options.backends ?? []);
+      if (!options.dryRun) this.carryOut(plan, new Map(current.map((r) => [r.id, r])), desired, options.backends ?? [], meta);
       return plan;
     };
     // A dry run only reads, so it neither takes the write lock nor wakes listeners.
     return options.dryRun ? this.db.transaction(run).deferred() : this.write(run);
   }
 
-  private carryOut(plan: Plan, current: Map<string, Route>, desired: readonly DesiredRoute[], meta: ChangeMeta): void {
+  private carryOut(plan: Plan, current: Map<string, Route>, desired: readonly DesiredRoute[], backends: readonly DesiredBackend[], meta: ChangeMeta): void {
+    const backendSettings = new Map(backends.map((b) => [b.name, b.settings]));
+    for (const change of plan.backends.changes) {
+      if (change.action === 'create') this.backends.insert({ name: change.name, ...change.settings }, meta);
+      // Roles were checked against the final table; the routes move below.
+      if (change.action === 'update') this.backends.applyChange(this.backends.get(change.name)!, backendSettings.get(change.name)!, meta, false);
+    }
     const settings = new Map(desired.map((d) => [d.id, d.settings]));
     const updates = plan.changes.filter((c) => c.action === 'update').map((c) => current.get(c.id)!);
     for (const change of plan.changes) {
@@ -235,6 +292,9 @@ export class RouteStore {
     for (const route of updates) this.applyChange(route, settings.get(route.id)!, meta, 'update');
     for (const change of plan.changes) {
       if (change.action === 'create') this.insert(change.id, change.settings, meta);
+    }
+    for (const change of plan.backends.changes) {
+      if (change.action === 'delete') this.backends.remove(this.backends.get(change.name)!, meta);
     }
   }
 
@@ -276,6 +336,7 @@ export class RouteStore {
 
   private insert(id: string, settings: RouteSettings, meta: ChangeMeta): Route {
     this.assertPrefixFree(settings.pathPrefix, id);
+    this.assertBackendsUsable(settings);
     const now = this.timestamp();
     // A re-created id continues its old numbering, so its history stays one sequence.
     const version = (this.stmts.lastVersion.get(id)?.v ?? 0) + 1;
@@ -299,6 +360,7 @@ export class RouteStore {
     });
     if (!recordEvenIfSame && sameSettings(settings, settingsOf(route))) return route;
     if (settings.pathPrefix !== route.pathPrefix) this.assertPrefixFree(settings.pathPrefix, route.id);
+    if (settings.legacyBackend !== route.legacyBackend || settings.modernBackend !== route.modernBackend) this.assertBackendsUsable(settings);
     const next: Route = { ...route, ...settings, version: route.version + 1, updatedAt: this.timestamp() };
     this.stmts.update.run(toRow(next));
     this.record(action, route, next, meta);
@@ -324,6 +386,11 @@ export class RouteStore {
     if (owner && owner.id !== id) {
       throw new GatewayError('DUPLICATE_PATH', `route "${owner.id}" already has path prefix ${pathPrefix}`);
     }
+  }
+
+  private assertBackendsUsable(settings: RouteSettings): void {
+    this.backends.assertUsable(settings.legacyBackend, 'legacy', 'legacyBackend');
+    this.backends.assertUsable(settings.modernBackend, 'modern', 'modernBackend');
   }
 
   private freeIdFor(pathPrefix: string): string {
@@ -424,6 +491,8 @@ export function toRoute(row: RouteRow): Route {
     stickyKey: row.sticky_key,
     timeoutMs: row.timeout_ms,
     maxBodyBytes: row.max_body_bytes,
+    legacyBackend: row.legacy_backend,
+    modernBackend: row.modern_backend,
     resilience: mergeResilience(DEFAULT_RESILIENCE, JSON.parse(row.resilience) as ResiliencePatch),
     version: row.version,
     createdAt: row.created_at,
@@ -464,6 +533,41 @@ function assertFinalPrefixesFree(current: readonly Route[], desired: readonly De
       );
     }
   });
+}
+
+/**
+ * Refuses a file whose routes, in the table the apply would leave, name a backend that would not
+ * exist or would have the other role; names the entry, so the fix is obvious.
+ */
+function assertFinalBackendsUsable(
+  current: readonly Route[],
+  desired: readonly DesiredRoute[],
+  plan: Plan,
+  currentBackends: readonly Backend[],
+  desiredBackends: readonly DesiredBackend[],
+): void {
+  const roles = new Map<string, Side>([
+    [DEFAULT_BACKEND_NAMES.legacy, 'legacy'],
+    [DEFAULT_BACKEND_NAMES.modern, 'modern'],
+    ...currentBackends.map((b) => [b.name, b.role] as const),
+  ]);
+  for (const b of desiredBackends) roles.set(b.name, b.settings.role);
+  for (const change of plan.backends.changes) if (change.action === 'delete') roles.delete(change.name);
+  const check = (label: string, settings: RouteSettings) => {
+    for (const [field, role] of [['legacyBackend', 'legacy'], ['modernBackend', 'modern']] as const) {
+      const name = settings[field];
+      const actual = roles.get(name);
+      if (actual === role) continue;
+      const message = actual === undefined ? `no backend named "${name}"` : `backend "${name}" has role ${actual}, not ${role}`;
+      throw new GatewayError(actual === undefined || label.startsWith('routes[') ? 'VALIDATION_FAILED' : 'BACKEND_IN_USE', `${label}.${field}: ${message}`, {
+        details: [{ path: `${label}.${field}`, message }],
+      });
+    }
+  };
+  desired.forEach(({ id, settings }, i) => check(`routes[${i}] (${id})`, settings));
+  const deleted = new Set(plan.changes.filter((c) => c.action === 'delete').map((c) => c.id));
+  const inFile = new Set(desired.map((d) => d.id));
+  for (const route of current) if (!inFile.has(route.id) && !deleted.has(route.id)) check(`route "${route.id}" (not in the file)`, route);
 }
 
 function sameSettings(a: RouteSettings, b: RouteSettings): boolean {

@@ -11,6 +11,8 @@ export function route(pathPrefix: string, fields: Partial<Route> = {}): Route {
     timeoutMs: 30_000,
     maxBodyBytes: null,
     resilience: DEFAULT_RESILIENCE,
+    legacyBackend: 'legacy',
+    modernBackend: 'modern',
     version: 1,
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',

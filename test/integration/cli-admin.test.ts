@@ -267,9 +267,9 @@ describe('running a migration from the CLI (the README walk-through)', () => {
     const watched = (await ok(['status'])).split('\n').filter(Boolean);
     expect(watched[0]).toBe('routes: 1 (legacy 0, canary 1, modern 0)');
     expect(watched[1]).toMatch(/^last \d+ s: 201 requests \(.*\/s\), [\d.]+% served by modern$/);
-    expect(watched[2]).toMatch(/^ROUTE\s+PREFIX\s+MODE\s+MODERN%\s+BREAKER\s+SIDE\s+REQ\s+REQ\/S\s+ERRORS\s+P50\s+P99\s+FALLBACK$/);
-    expect(watched[3]).toMatch(/^orders\s+\/orders\s+canary\s+50\s+closed\s+legacy\s+\d+\s+[\d.]+\s+0%\s+[\d.]+ ms\s+[\d.]+ ms\s+-$/);
-    expect(watched[4]).toMatch(/^\s+modern\s+\d+\s+[\d.]+\s+0%\s+[\d.]+ ms\s+[\d.]+ ms\s+0%$/);
+    expect(watched[2]).toMatch(/^ROUTE\s+PREFIX\s+MODE\s+MODERN%\s+BREAKER\s+SIDE\s+BACKEND\s+REQ\s+REQ\/S\s+ERRORS\s+P50\s+P99\s+FALLBACK$/);
+    expect(watched[3]).toMatch(/^orders\s+\/orders\s+canary\s+50\s+closed\s+legacy\s+legacy\s+\d+\s+[\d.]+\s+0%\s+[\d.]+ ms\s+[\d.]+ ms\s+-$/);
+    expect(watched[4]).toMatch(/^\s+modern\s+modern\s+\d+\s+[\d.]+\s+0%\s+[\d.]+ ms\s+[\d.]+ ms\s+0%$/);
     const status = await json(['status']);
     const orders = status.perRoute[0];
     expect(orders.legacy.requests + orders.modern.requests).toBe(201); // one before the canary, 100 at 10%, 100 at 50%

@@ -46,7 +46,7 @@ async function serve(db: string, b: { legacy: StubBackend; modern: StubBackend }
 
 describe('bad flags and values exit 2 with one line, no stack trace', () => {
   it.each([
-    [['serve', '--modern', 'http://127.0.0.1:2'], /--legacy \(or STRANGLER_LEGACY_URL\): is required/],
+    [['serve', '--modern', 'http://127.0.0.1:2'], /no legacy backend URL: give --legacy URL \(or STRANGLER_LEGACY_URL\)/],
     [['serve', '--legacy', 'not a url', '--modern', 'http://127.0.0.1:2'], /--legacy .*http:\/\/ or https:\/\/ URL/],
     [['serve', ...BACKENDS, '--port', 'abc'], /--port/],
     [['serve', ...BACKENDS, '--port', '70000'], /--port/],

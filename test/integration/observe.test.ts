@@ -54,20 +54,20 @@ describe('metrics and status after a known mix of traffic', () => {
     await send(gw, '/orders/2', 4);
 
     const m = await scrape(gw);
-    expect(m.get('strangler_requests_total{route="orders",backend="modern",status_class="2xx"}')).toBe(7);
-    expect(m.get('strangler_requests_total{route="orders",backend="modern",status_class="5xx"}')).toBe(2);
-    expect(m.get('strangler_requests_total{route="orders",backend="legacy",status_class="2xx"}')).toBe(4);
-    expect(m.get('strangler_requests_total{route="default",backend="legacy",status_class="2xx"}')).toBe(3);
+    expect(m.get('strangler_requests_total{route="orders",backend="modern",side="modern",status_class="2xx"}')).toBe(7);
+    expect(m.get('strangler_requests_total{route="orders",backend="modern",side="modern",status_class="5xx"}')).toBe(2);
+    expect(m.get('strangler_requests_total{route="orders",backend="legacy",side="legacy",status_class="2xx"}')).toBe(4);
+    expect(m.get('strangler_requests_total{route="default",backend="legacy",side="legacy",status_class="2xx"}')).toBe(3);
     expect(m.get('strangler_refused_requests_total{code="BAD_REQUEST_TARGET"}')).toBe(1);
-    expect(m.get('strangler_request_duration_seconds_count{route="orders",backend="modern"}')).toBe(9);
-    expect(m.get('strangler_request_duration_seconds_bucket{le="+Inf",route="orders",backend="modern"}')).toBe(9);
+    expect(m.get('strangler_request_duration_seconds_count{route="orders",backend="modern",side="modern"}')).toBe(9);
+    expect(m.get('strangler_request_duration_seconds_bucket{le="+Inf",route="orders",backend="modern",side="modern"}')).toBe(9);
     const fallbacks = [...m].filter(([k]) => k.startsWith('strangler_fallbacks_total{route="orders"'));
     expect(fallbacks.reduce((n, [, v]) => n + v, 0)).toBe(4);
     expect(m.get('strangler_canary_percent{route="users"}')).toBe(30);
     expect(m.get('strangler_canary_percent{route="orders"}')).toBe(100);
     expect(m.get('strangler_breaker_state{route="orders"}')).toBeGreaterThanOrEqual(0);
-    expect(m.get('strangler_in_flight_requests{backend="legacy"}')).toBe(0);
-    expect(m.get('strangler_retries_total{backend="modern"}')).toBe(0);
+    expect(m.get('strangler_in_flight_requests{backend="legacy",side="legacy"}')).toBe(0);
+    expect(m.get('strangler_retries_total{backend="modern",side="modern"}')).toBe(0);
     expect(m.has('process_cpu_seconds_total')).toBe(true);
     // No label carries a raw path.
     expect([...m.keys()].some((k) => k.includes('/orders'))).toBe(false);
@@ -87,8 +87,8 @@ describe('metrics and status after a known mix of traffic', () => {
     await admin(gw, 'POST', '/routes', { id: 'orders', pathPrefix: '/orders', mode: 'modern', resilience: { retries: 1, fallback: false, breaker: { minimumCalls: 1000, windowSize: 1000 } } });
     await send(gw, '/orders/1', 200);
     const m = await scrape(gw);
-    const retries = m.get('strangler_retries_total{backend="modern"}')!;
-    const refusals = m.get('strangler_retry_budget_refusals_total{backend="modern"}')!;
+    const retries = m.get('strangler_retries_total{backend="modern",side="modern"}')!;
+    const refusals = m.get('strangler_retry_budget_refusals_total{backend="modern",side="modern"}')!;
     expect(retries + refusals).toBe(200); // every 503 asked for one retry
     expect(refusals).toBeGreaterThan(0); // 20% of 200 plus the floor is well under 200
     expect(modern.received).toHaveLength(200 + retries);

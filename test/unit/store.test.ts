@@ -88,6 +88,8 @@ describe('RouteStore.create', () => {
       timeoutMs: 30_000,
       maxBodyBytes: null,
       resilience: DEFAULT_RESILIENCE,
+      legacyBackend: 'legacy',
+      modernBackend: 'modern',
       version: 1,
       createdAt: iso(T0),
       updatedAt: iso(T0),

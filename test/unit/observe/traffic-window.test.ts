@@ -11,6 +11,7 @@ const sample = (over: Partial<TrafficSample> = {}): TrafficSample => ({
   routeId: 'orders',
   side: 'modern',
   servedBy: 'modern',
+  upstream: 'modern',
   status: 200,
   durationMs: 10,
   fallback: undefined,

@@ -2,11 +2,13 @@ import { Pool } from 'undici';
 import type { Clock } from '../clock.js';
 import { Bulkhead } from '../resilience/bulkhead.js';
 import { RetryBudget } from '../resilience/retry-budget.js';
-import { MAX_CONNECT_TIMEOUT_MS, type Backend } from '../routing/schema.js';
+import type { Backend, Side } from './schema.js';
 
-/** One backend: its pool, its compartment, its retry budget, and the base path prepended to forwarded paths. */
+/** One named backend at run time: its pool, its compartment, its retry budget, and the base path prepended to forwarded paths. */
 export interface Upstream {
-  readonly name: Backend;
+  readonly name: string;
+  /** The side of a migration it serves. */
+  readonly role: Side;
   readonly origin: string;
   readonly basePath: string;
   readonly pool: Pool;
@@ -14,29 +16,24 @@ export interface Upstream {
   readonly budget: RetryBudget;
   /** The pool's own connect timeout; routes may set a shorter one. */
   readonly connectTimeoutMs: number;
+  /** The stored backend it was built from: a change to any of its settings builds a new one. */
+  readonly backend: Backend;
 }
 
-export interface UpstreamOptions {
-  /** Most requests in flight to this backend at once (and most sockets open to it). */
-  maxInFlight?: number;
-  connectTimeoutMs?: number;
-}
-
-export const DEFAULT_MAX_IN_FLIGHT = 256;
-
-export function createUpstream(name: Backend, url: string, clock: Clock, options: UpstreamOptions = {}): Upstream {
-  const parsed = new URL(url);
-  const maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
-  const connectTimeoutMs = options.connectTimeoutMs ?? MAX_CONNECT_TIMEOUT_MS;
+export function createUpstream(backend: Backend, clock: Clock): Upstream {
+  const parsed = new URL(backend.url);
+  const { maxInFlight, connectTimeoutMs, retryBudget } = backend;
   return {
-    name,
+    name: backend.name,
+    role: backend.role,
     origin: parsed.origin,
     basePath: parsed.pathname.replace(/\/+$/, ''),
     bulkhead: new Bulkhead(maxInFlight),
-    budget: new RetryBudget({}, clock),
+    budget: new RetryBudget({ ratio: retryBudget.percent / 100, minRetriesPerSecond: retryBudget.minPerSecond }, clock),
     connectTimeoutMs,
+    backend,
     pool: new Pool(parsed.origin, {
-      connections: maxInFlight, // one socket per in-flight request: the bulkhead is the real bound
+      connections: backend.connections ?? maxInFlight, // by default one socket per in-flight request: the bulkhead is the real bound
       connect: { timeout: connectTimeoutMs },
       keepAliveTimeout: 4_000, // below Node's default 5 s server keep-alive, so we never reuse a socket the backend is closing
       // The gateway's own retry rules decide what is replayed; the pool must never retry on its own.

@@ -1,0 +1,269 @@
+import type Database from 'better-sqlite3';
+import { GatewayError } from '../errors.js';
+import { parseOrThrow } from '../validation.js';
+import {
+  Backend,
+  BackendCreate,
+  BackendHistoryEntry,
+  BackendSettings,
+  DEFAULT_BACKEND_NAMES,
+  DEFAULT_BACKEND_SETTINGS,
+  backendSettingsOf,
+  definedOnly,
+  mergeBackend,
+  type BackendChanges,
+  type BackendHistoryAction,
+  type Side,
+} from './schema.js';
+import type { z } from 'zod';
+
+/** Who made a change and why, and the version the caller believes it is changing. */
+export interface BackendChangeMeta {
+  actor: string;
+  reason?: string | undefined;
+  expectedVersion?: number | undefined;
+}
+
+/** What `strangler serve` may set on the default backends. */
+export interface StartupSettings {
+  url?: string | undefined;
+  maxInFlight?: number | undefined;
+}
+
+/** What the backend table needs from the store that owns the database connection. */
+export interface StoreContext {
+  db: Database.Database;
+  /** Runs `fn` in one BEGIN IMMEDIATE transaction and tells live readers afterwards. */
+  write<T>(fn: () => T): T;
+  timestamp(): string;
+}
+
+/** A `backends` row as SQLite returns it; the settings are one validated JSON document. */
+interface BackendRow {
+  name: string;
+  settings: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+interface BackendHistoryRow {
+  name: string;
+  version: number;
+  action: string;
+  before: string | null;
+  after: string | null;
+  actor: string;
+  reason: string | null;
+  at: string;
+}
+
+/**
+ * The named backends, in the route database beside the routes, each change written with its
+ * history row in the same transaction. The two defaults (`legacy`, `modern`) cannot be deleted.
+ */
+export class BackendStore {
+  private readonly stmts;
+
+  constructor(private readonly ctx: StoreContext) {
+    const { db } = ctx;
+    this.stmts = {
+      list: db.prepare<[], BackendRow>('SELECT * FROM backends ORDER BY name'),
+      get: db.prepare<[string], BackendRow>('SELECT * FROM backends WHERE name = ?'),
+      insert: db.prepare('INSERT INTO backends (name, settings, version, created_at, updated_at) VALUES (@name, @settings, @version, @createdAt, @updatedAt)'),
+      update: db.prepare('UPDATE backends SET settings = @settings, version = @version, updated_at = @updatedAt WHERE name = @name'),
+      delete: db.prepare<[string]>('DELETE FROM backends WHERE name = ?'),
+      usedBy: db.prepare<[string, string], { id: string }>('SELECT id FROM routes WHERE legacy_backend = ? OR modern_backend = ? ORDER BY id'),
+      lastVersion: db.prepare<[string], { v: number | null }>('SELECT MAX(version) AS v FROM backend_history WHERE name = ?'),
+      history: db.prepare<[string], BackendHistoryRow>('SELECT * FROM backend_history WHERE name = ? ORDER BY version DESC'),
+      insertHistory: db.prepare(
+        `INSERT INTO backend_history (name, version, action, before, after, actor, reason, at)
+         VALUES (@name, @version, @action, @before, @after, @actor, @reason, @at)`,
+      ),
+    };
+  }
+
+  list(): Backend[] {
+    return this.stmts.list.all().map(toBackend);
+  }
+
+  get(name: string): Backend | undefined {
+    const row = this.stmts.get.get(name);
+    return row && toBackend(row);
+  }
+
+  /** The routes that name `name` as one of their backends. */
+  usedBy(name: string): string[] {
+    return this.stmts.usedBy.all(name, name).map((r) => r.id);
+  }
+
+  history(name: string): BackendHistoryEntry[] {
+    const rows = this.stmts.history.all(name);
+    if (rows.length === 0) throw notFound(name);
+    return rows.map(toHistoryEntry);
+  }
+
+  create(input: z.input<typeof BackendCreate>, meta: BackendChangeMeta): Backend {
+    return this.ctx.write(() => this.insert(parseOrThrow(BackendCreate, input), meta));
+  }
+
+  update(name: string, changes: BackendChanges, meta: BackendChangeMeta): Backend {
+    return this.ctx.write(() => this.applyChange(this.current(name, meta), changes, meta));
+  }
+
+  delete(name: string, meta: BackendChangeMeta): Backend {
+    return this.ctx.write(() => this.remove(this.current(name, meta), meta));
+  }
+
+  /**
+   * Makes the two default backends exist, with the settings given at start-up (`--legacy`,
+   * `--modern`, `--legacy-max-in-flight`, `--modern-max-in-flight`) where those differ from the
+   * stored ones; each change has a history row. A default that is neither stored nor given a URL
+   * is an error: the gateway would have nowhere to send.
+   */
+  ensureDefaults(given: Partial<Record<Side, StartupSettings>>, meta: BackendChangeMeta): void {
+    this.ctx.write(() => {
+      for (const role of ['legacy', 'modern'] as const) {
+        const name = DEFAULT_BACKEND_NAMES[role];
+        const settings = definedOnly(given[role] ?? {});
+        const stored = this.get(name);
+        if (stored !== undefined) this.applyChange(stored, settings, meta);
+        else if (settings.url !== undefined) this.insert(parseOrThrow(BackendCreate, { name, role, ...settings }), meta);
+        else throw new GatewayError('CONFIG_INVALID', `no ${role} backend URL: give --${role} URL (or STRANGLER_${role.toUpperCase()}_URL)`);
+      }
+    });
+  }
+
+  /** Inside the caller's transaction: a new backend and its history row. */
+  insert(input: BackendCreate, meta: BackendChangeMeta): Backend {
+    if (this.stmts.get.get(input.name)) throw new GatewayError('DUPLICATE_BACKEND', `a backend named "${input.name}" already exists`);
+    const { name, reason: _reason, retryBudget, ...rest } = input;
+    const settings = parseOrThrow(BackendSettings, mergeBackend({ ...rest, retryBudget: DEFAULT_BACKEND_SETTINGS.retryBudget }, { retryBudget }));
+    const now = this.ctx.timestamp();
+    // A re-created name continues its old numbering, so its history stays one sequence.
+    const version = (this.stmts.lastVersion.get(name)?.v ?? 0) + 1;
+    const backend: Backend = { name, ...settings, version, createdAt: now, updatedAt: now };
+    this.stmts.insert.run(toRow(backend));
+    this.record('create', null, backend, meta);
+    return backend;
+  }
+
+  /**
+   * Inside the caller's transaction: `changes` as a new version, or nothing when they change
+   * nothing. With `checkRole` (the default) a role change of a backend routes use is refused;
+   * an apply checks the final state instead, after its routes have moved.
+   */
+  applyChange(backend: Backend, changes: BackendChanges, meta: BackendChangeMeta, checkRole = true): Backend {
+    const settings = parseOrThrow(BackendSettings, mergeBackend(backendSettingsOf(backend), changes));
+    if (JSON.stringify(settings) === JSON.stringify(backendSettingsOf(backend))) return backend;
+    if (settings.role !== backend.role && isDefault(backend.name)) {
+      throw new GatewayError('BACKEND_REQUIRED', `backend "${backend.name}" is the default ${backend.role} backend and keeps that role`);
+    }
+    if (checkRole && settings.role !== backend.role) {
+      const routes = this.usedBy(backend.name);
+      if (routes.length > 0) {
+        throw new GatewayError('BACKEND_IN_USE', `backend "${backend.name}" is used by ${listOf(routes)}; move them to another backend before changing its role`, {
+          details: { routes },
+        });
+      }
+    }
+    const next: Backend = { ...backend, ...settings, version: backend.version + 1, updatedAt: this.ctx.timestamp() };
+    this.stmts.update.run(toRow(next));
+    this.record('update', backend, next, meta);
+    return next;
+  }
+
+  /** Inside the caller's transaction: deletes a backend no route uses. */
+  remove(backend: Backend, meta: BackendChangeMeta): Backend {
+    if (isDefault(backend.name)) {
+      throw new GatewayError('BACKEND_REQUIRED', `backend "${backend.name}" is one of the two every gateway has; change its url instead`);
+    }
+    const routes = this.usedBy(backend.name);
+    if (routes.length > 0) {
+      throw new GatewayError('BACKEND_IN_USE', `backend "${backend.name}" is used by ${listOf(routes)}; move them to another backend first`, {
+        details: { routes },
+      });
+    }
+    this.stmts.delete.run(backend.name);
+    this.record('delete', backend, null, meta, backend.version + 1);
+    return backend;
+  }
+
+  /**
+   * Refuses a route whose backends do not exist or have the wrong role; `field` names the
+   * offending setting so the error says which.
+   */
+  assertUsable(name: string, role: Side, field: string): void {
+    // The defaults keep their roles and exist once a gateway serves, even in a table seeded before its first start.
+    if (name === DEFAULT_BACKEND_NAMES[role]) return;
+    const backend = this.get(name);
+    if (backend === undefined) {
+      throw new GatewayError('VALIDATION_FAILED', `${field}: no backend named "${name}"`, { details: [{ path: field, message: `no backend named "${name}"` }] });
+    }
+    if (backend.role !== role) {
+      const message = `backend "${name}" has role ${backend.role}, not ${role}`;
+      throw new GatewayError('VALIDATION_FAILED', `${field}: ${message}`, { details: [{ path: field, message }] });
+    }
+  }
+
+  /** The backend as it is now, checked against the caller's expected version. */
+  current(name: string, meta: BackendChangeMeta): Backend {
+    const backend = this.get(name);
+    if (backend === undefined) throw notFound(name);
+    if (meta.expectedVersion !== undefined && meta.expectedVersion !== backend.version) {
+      throw new GatewayError(
+        'VERSION_CONFLICT',
+        `backend "${name}" is at version ${backend.version}, not ${meta.expectedVersion}; re-read it and try again`,
+        { details: { currentVersion: backend.version } },
+      );
+    }
+    return backend;
+  }
+
+  private record(action: BackendHistoryAction, before: Backend | null, after: Backend | null, meta: BackendChangeMeta, version = after?.version ?? 0): void {
+    this.stmts.insertHistory.run({
+      name: (after ?? before)!.name,
+      version,
+      action,
+      before: before && JSON.stringify(before),
+      after: after && JSON.stringify(after),
+      actor: meta.actor,
+      reason: meta.reason ?? null,
+      at: this.ctx.timestamp(),
+    });
+  }
+}
+
+export function isDefault(name: string): boolean {
+  return name === DEFAULT_BACKEND_NAMES.legacy || name === DEFAULT_BACKEND_NAMES.modern;
+}
+
+function notFound(name: string): GatewayError {
+  return new GatewayError('BACKEND_NOT_FOUND', `no backend "${name}"`);
+}
+
+function listOf(routes: readonly string[]): string {
+  const shown = routes.slice(0, 10).map((r) => `"${r}"`).join(', ');
+  return `route${routes.length === 1 ? '' : 's'} ${shown}${routes.length > 10 ? ` and ${routes.length - 10} more` : ''}`;
+}
+
+function toBackend(row: BackendRow): Backend {
+  return Backend.parse({ name: row.name, ...JSON.parse(row.settings), version: row.version, createdAt: row.created_at, updatedAt: row.updated_at });
+}
+
+function toRow(backend: Backend) {
+  return { name: backend.name, settings: JSON.stringify(backendSettingsOf(backend)), version: backend.version, createdAt: backend.createdAt, updatedAt: backend.updatedAt };
+}
+
+function toHistoryEntry(row: BackendHistoryRow): BackendHistoryEntry {
+  return BackendHistoryEntry.parse({
+    name: row.name,
+    version: row.version,
+    action: row.action,
+    before: row.before && JSON.parse(row.before),
+    after: row.after && JSON.parse(row.after),
+    actor: row.actor,
+    reason: row.reason,
+    at: row.at,
+  });
+}
