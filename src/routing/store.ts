@@ -37,7 +37,7 @@ export type RouteChanges = Partial<Omit<RouteSettings, 'resilience'>> & { resili
  * Schema migrations, applied in order; the index + 1 is the schema version they produce.
  * Append only: a released migration is never edited.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE routes (
      id             TEXT PRIMARY KEY,
      path_prefix    TEXT NOT NULL UNIQUE,
