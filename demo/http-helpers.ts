@@ -9,7 +9,8 @@ import { pathToFileURL } from 'node:url';
 
 /** Who answered, and the fields every successful answer of that backend carries. */
 export interface Backend {
-  servedBy: 'legacy' | 'modern';
+  /** `legacy`, `modern`, or the name of another demo service (`users-svc`). */
+  servedBy: string;
   /** Added to every successful answer (the modern service stamps its `apiVersion`). */
   extra?: Record<string, unknown>;
 }

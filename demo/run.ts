@@ -1,7 +1,8 @@
 /**
  * `npm start`: the legacy demo, the modern demo and the gateway in front of them, on a seeded
- * routes.db. Ports come from DEMO_LEGACY_PORT, DEMO_MODERN_PORT, STRANGLER_PORT and
- * STRANGLER_ADMIN_PORT (defaults 3001, 3002, 8080, 9901).
+ * routes.db, plus a second modern service (`users-svc`) for the named-backends walk-through.
+ * Ports come from DEMO_LEGACY_PORT, DEMO_MODERN_PORT, DEMO_USERS_PORT, STRANGLER_PORT and
+ * STRANGLER_ADMIN_PORT (defaults 3001, 3002, 3003, 8080, 9901).
  */
 import type { Server } from 'node:http';
 import { createLegacyServer } from '../legacy/server.js';
@@ -23,6 +24,8 @@ async function main(): Promise<void> {
   const modernPort = Number(env.DEMO_MODERN_PORT ?? 3002);
   const legacy = await listen(createLegacyServer(), legacyPort, 'legacy demo');
   const modern = await listen(createModernServer(), modernPort, 'modern demo');
+  const usersPort = Number(env.DEMO_USERS_PORT ?? 3003);
+  const users = await listen(createModernServer(env, 'users-svc'), usersPort, 'users-svc demo');
   const config = ServeConfig.parse({
     legacy: `http://127.0.0.1:${legacyPort}`,
     modern: `http://127.0.0.1:${modernPort}`,
@@ -37,12 +40,13 @@ async function main(): Promise<void> {
   const { logger, accessLogger } = createLoggers({ level: config.logLevel, format: config.logFormat });
   const gateway = await startGateway(config, { logger, accessLogger });
   seed(gateway);
-  printWelcome(gateway, config.db);
+  printWelcome(gateway, config.db, usersPort);
 
   const stop = async () => {
     await gateway.close();
     legacy.close();
     modern.close();
+    users.close();
     logger.flush();
     process.exit(0);
   };
@@ -65,7 +69,7 @@ function seed(gateway: Gateway): void {
   for (const route of SEED) gateway.store.create(route, { actor: 'demo', reason: 'demo seed' });
 }
 
-function printWelcome(gateway: Gateway, db: string): void {
+function printWelcome(gateway: Gateway, db: string, usersPort: number): void {
   const p = gateway.proxyUrl;
   const a = gateway.adminUrl;
   process.stdout.write(`
@@ -73,6 +77,7 @@ function printWelcome(gateway: Gateway, db: string): void {
     gateway     ${p}      (point a browser or curl here)
     admin API   ${a}
     routes.db   ${db}
+    users-svc   http://127.0.0.1:${usersPort}   (a second modern service: strangler backends add users-svc --url …)
 
   Try it:
     curl -i ${p}/orders                    # x-strangler-backend: legacy

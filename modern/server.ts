@@ -181,29 +181,31 @@ function chaosControlRoutes(chaos: { settings: ChaosSettings }, initial: ChaosSe
   ];
 }
 
-function serviceRoutes(): Route[] {
+function serviceRoutes(self: Backend): Route[] {
   // Per server, so each test's server numbers its new orders from the start.
   let nextOrderId = 5001;
   const newOrder = (received: unknown) => ({ id: String(nextOrderId++), status: 'created', received });
   return [
-    { method: 'GET', pattern: '/orders', handler: listHandler(MODERN, 'orders', ORDERS) },
-    { method: 'POST', pattern: '/orders', handler: createHandler(MODERN, 'order', newOrder) },
-    { method: 'GET', pattern: '/orders/:id', handler: itemHandler(MODERN, 'order', ORDERS, (o) => o.id) },
-    { method: 'GET', pattern: '/users', handler: listHandler(MODERN, 'users', USERS) },
-    { method: 'GET', pattern: '/users/:id', handler: itemHandler(MODERN, 'user', USERS, (u) => u.id) },
-    { method: '*', pattern: '/echo/*', handler: echoHandler(MODERN) },
+    { method: 'GET', pattern: '/orders', handler: listHandler(self, 'orders', ORDERS) },
+    { method: 'POST', pattern: '/orders', handler: createHandler(self, 'order', newOrder) },
+    { method: 'GET', pattern: '/orders/:id', handler: itemHandler(self, 'order', ORDERS, (o) => o.id) },
+    { method: 'GET', pattern: '/users', handler: listHandler(self, 'users', USERS) },
+    { method: 'GET', pattern: '/users/:id', handler: itemHandler(self, 'user', USERS, (u) => u.id) },
+    { method: '*', pattern: '/echo/*', handler: echoHandler(self) },
   ];
 }
 
 /**
- * The modern demo server, not yet listening. Chaos starts from `env` (CHAOS_FAIL_RATE,
+ * The modern demo server, not yet listening; `servedBy` names it in its answers (a second
+ * instance plays another service). Chaos starts from `env` (CHAOS_FAIL_RATE,
  * CHAOS_DELAY_MS); throws if those are invalid.
  */
-export function createModernServer(env: NodeJS.ProcessEnv = process.env): Server {
+export function createModernServer(env: NodeJS.ProcessEnv = process.env, servedBy = MODERN.servedBy): Server {
   const initial = chaosFromEnv(env);
   const chaos = { settings: initial };
-  const routes = serviceRoutes().map((route) => ({ ...route, handler: withChaos(chaos, route.handler) }));
-  return createServer(createRouter(MODERN, [...chaosControlRoutes(chaos, initial), ...routes]));
+  const self: Backend = { ...MODERN, servedBy };
+  const routes = serviceRoutes(self).map((route) => ({ ...route, handler: withChaos(chaos, route.handler) }));
+  return createServer(createRouter(self, [...chaosControlRoutes(chaos, initial), ...routes]));
 }
 
 if (isDirectRun(import.meta.url)) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FieldChange, diffSettings } from '../routing/diff.js';
-import { Backend, BackendCreate, BackendName, BackendSettings, DEFAULT_BACKEND_NAMES, DEFAULT_BACKEND_SETTINGS, backendSettingsOf, mergeBackend } from './schema.js';
+import type { Backend} from './schema.js';
+import { BackendCreate, BackendName, BackendSettings, DEFAULT_BACKEND_NAMES, DEFAULT_BACKEND_SETTINGS, backendSettingsOf, mergeBackend } from './schema.js';
 
 /** A backend as a route file declares it: the fields `POST /backends` takes; a field left out means its default. */
 export const BackendSpec = BackendCreate.omit({ reason: true }).strict();

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { systemClock, systemRandom, type Clock, type Random } from '../clock.js';
 import type { TrafficSample } from '../observe/traffic-window.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
-import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type Side } from '../routing/schema.js';
+import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS } from '../routing/schema.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
 import { Exchange, type ExchangeContext, type ExchangeOutcome } from './exchange.js';
 import { ERRORS, errorJson, type ErrorCode } from '../errors.js';
