@@ -40,7 +40,7 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export type ConfigKey = 'direct' | 'bare' | 'nginx' | 'gw-1' | 'gw-10k' | 'gw-canary';
+export type ConfigKey = 'direct' | 'floor' | 'bare' | 'nginx' | 'gw-1' | 'gw-10k' | 'gw-canary';
 
 export interface BenchConfig {
   key: ConfigKey;
@@ -76,22 +76,27 @@ const direct: BenchConfig = {
   },
 };
 
-const bare: BenchConfig = {
-  key: 'bare',
-  label: 'bare proxy (@fastify/http-proxy)',
-  smallPath: '/api/items/1',
-  largePath: '/api/1mb',
-  isGateway: false,
-  async start(ctx) {
-    const { command, args } = benchScript('bare-proxy');
-    const child = startChild('bare proxy', command, [...args, ctx.backendUrl, '0'], {
-      cpu: ctx.placement.proxyCpu,
-      stdout: 'pipe',
-    });
-    const port = (await waitForLine(child, 'READY ')).split(' ')[1];
-    return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => stopChild(child) };
-  },
-};
+/** A baseline proxy script of ours (`bench/<script>.ts`) in its own process on the proxy CPU. */
+function scriptProxy(key: ConfigKey, label: string, script: string): BenchConfig {
+  return {
+    key,
+    label,
+    smallPath: '/api/items/1',
+    largePath: '/api/1mb',
+    isGateway: false,
+    async start(ctx) {
+      const { command, args } = benchScript(script);
+      const child = startChild(label, command, [...args, ctx.backendUrl, '0'], { cpu: ctx.placement.proxyCpu, stdout: 'pipe' });
+      const port = (await waitForLine(child, 'READY ')).split(' ')[1];
+      return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop: () => stopChild(child) };
+    },
+  };
+}
+
+const bare = scriptProxy('bare', 'bare proxy (@fastify/http-proxy)', 'bare-proxy');
+
+/** The runtime's floor: node:http into an undici Pool with pool.stream(), hop-by-hop headers stripped, nothing else. */
+const floor = scriptProxy('floor', 'node floor (node:http + undici Pool)', 'node-floor');
 
 /**
  * nginx as the reference C proxy, configured the way one would in production for a keep-alive
@@ -279,6 +284,6 @@ const gwCanary = gateway({
   },
 });
 
-export const CONFIGS: readonly BenchConfig[] = [direct, bare, nginx, gw1, gw10k, gwCanary];
+export const CONFIGS: readonly BenchConfig[] = [direct, floor, bare, nginx, gw1, gw10k, gwCanary];
 
 export const GATEWAY_1_ROUTE = gw1;

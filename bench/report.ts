@@ -119,7 +119,9 @@ const of = (kind: Kind, metric: 'rps' | 'p99Ms' | 'mibPerS'): Get => (r) => r.re
 export function computeRatios(byKey: Map<ConfigKey, ConfigResult>): Ratio[] {
   const pairs: [string, ConfigKey, ConfigKey][] = [
     ['gateway ÷ direct', 'gw-1', 'direct'],
+    ['gateway ÷ node floor', 'gw-1', 'floor'],
     ['gateway ÷ bare proxy', 'gw-1', 'bare'],
+    ['node floor ÷ nginx', 'floor', 'nginx'],
     ['gateway ÷ nginx', 'gw-1', 'nginx'],
     ['10k routes ÷ 1 route', 'gw-10k', 'gw-1'],
     ['canary ÷ plain 1-route', 'gw-canary', 'gw-1'],
@@ -171,6 +173,7 @@ export function checkTargets(
   const added50 = added('small50');
   const growth = memory && 'growthMiB' in memory ? memory.growthMiB : undefined;
   return [
+    atLeast('gateway ≥ 1.0× node floor, req/s @50c', ratio('gateway ÷ node floor'), 1.0, ['gw-1', 'floor']),
     atLeast('gateway ≥ 0.95× bare proxy, req/s @50c', ratio('gateway ÷ bare proxy'), 0.95, ['gw-1', 'bare']),
     atLeast('gateway ≥ 0.6× nginx, req/s @50c', ratio('gateway ÷ nginx'), 0.6, ['gw-1', 'nginx']),
     atLeast('10k routes within 2% of 1 route (≥ 0.98×), req/s @50c', ratio('10k routes ÷ 1 route'), 0.98, ['gw-10k', 'gw-1']),
