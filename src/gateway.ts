@@ -53,7 +53,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
   const backends = new LiveBackends(clock, logger.child({ component: 'backends' }));
   const routes = new LiveRoutes(store, backends, logger.child({ component: 'routes' }), deps.pollMs);
   const breakers = new BreakerRegistry(clock, logger.child({ component: 'breaker' }));
-  const metrics = new GatewayMetrics({ routes, breakers, backends });
+  const metrics = new GatewayMetrics({ routes, breakers, backends, clock });
   const traffic = new TrafficWindow(clock);
   const proxy = new ProxyServer({
     routes,

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { GatewayError } from '../errors.js';
 import type { BreakerSnapshot } from '../resilience/breaker.js';
 import { PathPrefix, RouteId, type Route } from '../routing/schema.js';
+import { nextCursor, pageQuery } from './paging.js';
 import type { AdminOptions } from './server.js';
 
 const NEVER_USED: BreakerSnapshot = {
@@ -28,7 +29,7 @@ export const BreakerView = z.object({
 export type BreakerView = z.infer<typeof BreakerView>;
 
 /** The modern-side breakers: what each route's is doing, and a way to close one by hand. */
-export function registerBreakers(app: FastifyInstance, { routes, breakers }: AdminOptions): void {
+export function registerBreakers(app: FastifyInstance, { store, routes, breakers }: AdminOptions): void {
   const view = (route: Route): BreakerView => {
     const snapshot = breakers.snapshot(route.id) ?? NEVER_USED;
     return {
@@ -43,10 +44,14 @@ export function registerBreakers(app: FastifyInstance, { routes, breakers }: Adm
     };
   };
 
-  app.get('/breakers', async () => ({ breakers: routes.current.routes.map(view) }));
+  app.get('/breakers', async (request) => {
+    const { limit, after } = pageQuery(request.query);
+    const page = store.page(limit, after);
+    return { breakers: page.map(view), next: nextCursor(page, limit, (r) => r.pathPrefix) };
+  });
 
   app.post('/breakers/:routeId/reset', async (request: FastifyRequest<{ Params: { routeId: string } }>) => {
-    const route = routes.current.routes.find((r) => r.id === request.params.routeId);
+    const route = routes.current.get(request.params.routeId);
     if (route === undefined) throw new GatewayError('ROUTE_NOT_FOUND', `no route "${request.params.routeId}"`);
     breakers.reset(route.id);
     request.log.info({ reqId: request.id, route: route.id, actor: request.headers['x-actor'] ?? 'anonymous' }, 'breaker reset');

@@ -10,6 +10,7 @@ import {
   type ChangeMeta,
   type Route,
 } from '../routing/schema.js';
+import { nextCursor, pageQuery } from './paging.js';
 import type { AdminOptions } from './server.js';
 import { parseOrThrow } from '../validation.js';
 
@@ -29,7 +30,11 @@ export function registerRoutes(app: FastifyInstance, { store, logger }: AdminOpt
       'route changed',
     );
 
-  app.get('/routes', async () => ({ routes: store.list() }));
+  app.get('/routes', async (request) => {
+    const { limit, after } = pageQuery(request.query);
+    const routes = store.page(limit, after);
+    return { routes, next: nextCursor(routes, limit, (r) => r.pathPrefix) };
+  });
 
   app.post('/routes', async (request, reply) => {
     const input = parseOrThrow(RouteCreate, request.body);

@@ -1,12 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import { migrationStatus } from '../observe/status.js';
+import { nextCursor, pageQuery } from './paging.js';
 import type { AdminOptions } from './server.js';
 
-/** `GET /status`: the migration at a glance (see observe/status.ts). */
-export function registerStatus(app: FastifyInstance, { routes, traffic, breakers }: AdminOptions): void {
-  app.get('/status', async () => {
+/** `GET /status`: the migration at a glance (see observe/status.ts), its routes a page at a time. */
+export function registerStatus(app: FastifyInstance, { store, routes, traffic, breakers }: AdminOptions): void {
+  app.get('/status', async (request) => {
+    const { limit, after } = pageQuery(request.query);
     const table = routes.current;
-    traffic.retain(new Set([...table.routes.map((r) => r.id), 'default']));
-    return migrationStatus(table, traffic, breakers);
+    traffic.retain((id) => id === 'default' || table.get(id) !== undefined);
+    // The page comes from the store in prefix order; each route as the data plane has it now.
+    const page = store.page(limit, after).map((r) => table.get(r.id) ?? r);
+    return migrationStatus(table, traffic, breakers, page, nextCursor(page, limit, (r) => r.pathPrefix));
   });
 }

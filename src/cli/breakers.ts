@@ -19,7 +19,7 @@ export async function breakersCommand(argv: string[], env: NodeJS.ProcessEnv): P
     return 0;
   }
   if (args.length > 0) throw new UsageError('usage: strangler breakers [reset <routeId>]');
-  const { breakers } = await client.get<{ breakers: BreakerView[] }>('/breakers');
+  const breakers = await client.all<BreakerView>('/breakers', 'breakers');
   output(flags, { breakers }, () =>
     breakers.length === 0
       ? 'no routes, so no breakers\n'

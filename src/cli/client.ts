@@ -57,6 +57,23 @@ export class AdminClient {
     return this.call<T>('GET', path);
   }
 
+  /** Every page of a list endpoint (`?limit=&after=`, answering `{ …, next }`), one at a time. */
+  async *pages<P extends { next: string | null }>(path: string): AsyncGenerator<P> {
+    for (let after: string | null = null; ; ) {
+      const page: P = await this.get<P>(after === null ? path : `${path}?after=${encodeURIComponent(after)}`);
+      yield page;
+      if (page.next === null || page.next === undefined) return;
+      after = page.next;
+    }
+  }
+
+  /** Every item under `key` of a list endpoint, from all its pages. */
+  async all<T>(path: string, key: string): Promise<T[]> {
+    const items: T[] = [];
+    for await (const page of this.pages<{ next: string | null } & Record<string, unknown>>(path)) items.push(...(page[key] as T[]));
+    return items;
+  }
+
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const url = this.baseUrl + path;
     let res: Response;

@@ -64,6 +64,11 @@ serve flags (each also read from the env var shown):
 
 /** Runs the CLI and sets the exit code: 0 ok, 1 failure, 2 usage or configuration error. */
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  // A reader that stops early (`strangler export | head`) is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   try {
     process.exitCode = await dispatch(argv, env);
   } catch (err) {

@@ -11,15 +11,35 @@ import { UsageError } from './args.js';
 import { AdminClient, output, parseCommand } from './client.js';
 import { cell } from './table.js';
 
-/** `strangler export`: the route table as a route file (YAML, or JSON with --json) on stdout. */
+/**
+ * `strangler export`: the route table as a route file (YAML, or JSON with --json) on stdout,
+ * written a page of routes at a time, so a table of a million routes streams out.
+ */
 export async function exportCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { flags } = parseCommand(argv, env, { flags: [], schema: z.object({}), usage: 'strangler export [--json] > routes.yaml', positionals: 0 });
   const client = new AdminClient(flags);
-  const { backends } = await client.get<{ backends: BackendView[] }>('/backends');
-  const { routes } = await client.get<{ routes: Route[] }>('/routes');
-  const file: RouteFile = { backends: backends.map(backendSpecOf), routes: routes.map(specOf) };
-  output(flags, file, () => `# strangler route file: edit, review, then \`strangler apply -f <file>\`\n${stringify(file)}`);
+  const backends = (await client.get<{ backends: BackendView[] }>('/backends')).backends.map(backendSpecOf);
+  const out = new Output();
+  if (flags.json) await out.write(`{"backends":${JSON.stringify(backends)},"routes":[`);
+  else await out.write(`# strangler route file: edit, review, then \`strangler apply -f <file>\`\n${stringify({ backends })}routes:`);
+  let count = 0;
+  for await (const page of client.pages<{ routes: Route[]; next: string | null }>('/routes')) {
+    const specs = page.routes.map(specOf);
+    if (specs.length === 0) continue;
+    if (flags.json) await out.write((count > 0 ? ',' : '') + specs.map((s) => JSON.stringify(s)).join(','));
+    else await out.write('\n' + stringify(specs).trimEnd().replace(/^/gm, '  '));
+    count += specs.length;
+  }
+  await out.write(flags.json ? ']}\n' : count === 0 ? ' []\n' : '\n');
   return 0;
+}
+
+/** stdout with backpressure; a reader that goes away (`| head`) ends the export quietly. */
+class Output {
+  async write(text: string): Promise<void> {
+    if (process.stdout.write(text)) return;
+    await new Promise<void>((resolve) => process.stdout.once('drain', resolve));
+  }
 }
 
 /**

@@ -53,7 +53,7 @@ export async function routesCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
 const SUBCOMMANDS: Record<string, Handler> = {
   async list(argv, env) {
     const { flags } = parseCommand(argv, env, { flags: [], schema: z.object({}), usage: 'strangler routes list', positionals: 0 });
-    const { routes } = await new AdminClient(flags).get<{ routes: Route[] }>('/routes');
+    const routes = await new AdminClient(flags).all<Route>('/routes', 'routes');
     output(flags, { routes }, () =>
       routes.length === 0
         ? 'no routes (everything goes to legacy)\n'

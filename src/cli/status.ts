@@ -7,7 +7,12 @@ import { formatTable } from './table.js';
 /** `strangler status`: the migration at a glance, a line per route side in use. */
 export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { flags } = parseCommand(argv, env, { flags: [], schema: z.object({}), usage: 'strangler status', positionals: 0 });
-  const status = await new AdminClient(flags).get<MigrationStatus>('/status');
+  // The totals come with every page; the routes are gathered from all of them.
+  let status: MigrationStatus | undefined;
+  for await (const page of new AdminClient(flags).pages<MigrationStatus>('/status')) {
+    status = status === undefined ? page : { ...status, perRoute: [...status.perRoute, ...page.perRoute], next: page.next };
+  }
+  if (status === undefined) throw new Error('GET /status answered nothing');
   output(flags, status, () => formatStatus(status));
   return 0;
 }

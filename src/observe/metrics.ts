@@ -3,6 +3,7 @@ import type { ErrorCode } from '../errors.js';
 import type { BreakerState } from '../resilience/breaker.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { LiveBackends } from '../backends/live-backends.js';
+import type { Clock } from '../clock.js';
 import type { Side } from '../routing/schema.js';
 import type { RouteTable } from '../routing/route-table.js';
 import type { TrafficSample } from './traffic-window.js';
@@ -12,7 +13,15 @@ export interface MetricSources {
   routes: { readonly current: RouteTable };
   breakers: BreakerRegistry;
   backends: Pick<LiveBackends, 'list'>;
+  clock: Clock;
 }
+
+/**
+ * A route's per-route series are exposed while it has traffic and for 5 minutes after its last
+ * request, so their number follows the routes in use, not the size of the table (a million
+ * routes would otherwise be millions of series). A series that comes back resumes its count.
+ */
+export const SERIES_TTL_MS = 5 * 60_000;
 
 /** `strangler_breaker_state`: a number per state, so alerts can say `> 0`. */
 export const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
@@ -34,6 +43,9 @@ class Series {
   readonly buckets = new Float64Array(DURATION_BUCKETS.length + 1);
   sum = 0;
   count = 0;
+  /** `count` at the last scrape, and until when the series is shown (see SERIES_TTL_MS). */
+  countAtScrape = 0;
+  shownUntil = 0;
 
   constructor(
     readonly routeId: string,
@@ -67,8 +79,8 @@ class Series {
 
 /**
  * The gateway's Prometheus metrics. Per-request series are labelled by route id and backend,
- * never by path, so their number follows the route table; series of deleted routes are dropped
- * at the next scrape. Everything is read from its source when Prometheus scrapes, so the request
+ * never by path, and shown only for routes with recent traffic (SERIES_TTL_MS); series of deleted
+ * routes are dropped at the next scrape. Everything is read from its source when Prometheus scrapes, so the request
  * path only adds to plain counters.
  */
 export class GatewayMetrics {
@@ -78,11 +90,15 @@ export class GatewayMetrics {
   /** Per route, per answering backend (a route's backends can change, so keyed by name). */
   private readonly series = new Map<string, Map<string, Series>>();
   private readonly fallbackRoutes = new Map<string, Set<string>>();
+  /** The series shown in the scrape under way, chosen once per scrape. */
+  private shown: Series[] = [];
+  private readonly clock: Clock;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
+    this.clock = sources.clock;
     collectDefaultMetrics({ register: this.registry });
-    const all = () => [...this.series.values()].flatMap((route) => [...route.values()]);
+    const all = () => this.shown;
     new Counter({
       name: 'strangler_requests_total',
       help: 'Requests answered, by route, the backend that answered (and its side) and status class',
@@ -129,9 +145,25 @@ export class GatewayMetrics {
   }
 
   /** The text exposition, after dropping series of routes that no longer exist. */
-  async exposition(liveRouteIds: ReadonlySet<string>): Promise<string> {
-    this.prune(liveRouteIds);
+  async exposition(exists: (routeId: string) => boolean): Promise<string> {
+    this.prune(exists);
+    const now = this.clock.now();
+    this.shown = [];
+    for (const route of this.series.values()) {
+      for (const series of route.values()) {
+        if (series.count !== series.countAtScrape) {
+          series.countAtScrape = series.count;
+          series.shownUntil = now + SERIES_TTL_MS;
+        }
+        if (series.shownUntil > now) this.shown.push(series);
+      }
+    }
     return this.registry.metrics();
+  }
+
+  /** The routes with series in this scrape: the ones the per-route gauges cover. */
+  private shownRouteIds(): Set<string> {
+    return new Set(this.shown.map((s) => s.routeId));
   }
 
   get contentType(): string {
@@ -146,16 +178,17 @@ export class GatewayMetrics {
     return series;
   }
 
-  private prune(liveRouteIds: ReadonlySet<string>): void {
-    for (const routeId of this.series.keys()) if (!liveRouteIds.has(routeId)) this.series.delete(routeId);
+  private prune(exists: (routeId: string) => boolean): void {
+    for (const routeId of this.series.keys()) if (!exists(routeId)) this.series.delete(routeId);
     for (const [routeId, reasons] of this.fallbackRoutes) {
-      if (liveRouteIds.has(routeId)) continue;
+      if (exists(routeId)) continue;
       this.fallbackRoutes.delete(routeId);
       for (const reason of reasons) this.fallbacks.remove(routeId, reason);
     }
   }
 
   private registerScrapeTime({ routes, breakers, backends: live }: MetricSources, registers: Registry[]): void {
+    const shown = () => [...this.shownRouteIds()].flatMap((id) => routes.current.get(id) ?? []);
     new Gauge({
       name: 'strangler_breaker_state',
       help: "Each route's modern-side circuit breaker: 0 closed, 1 half-open, 2 open",
@@ -163,7 +196,7 @@ export class GatewayMetrics {
       registers,
       collect() {
         this.reset();
-        for (const route of routes.current.routes) this.set({ route: route.id }, BREAKER_STATE_VALUE[breakers.snapshot(route.id)?.state ?? 'closed']);
+        for (const route of shown()) this.set({ route: route.id }, BREAKER_STATE_VALUE[breakers.snapshot(route.id)?.state ?? 'closed']);
       },
     });
     new Gauge({
@@ -173,7 +206,7 @@ export class GatewayMetrics {
       registers,
       collect() {
         this.reset();
-        for (const route of routes.current.routes) this.set({ route: route.id }, effectiveCanary(route.mode, route.canaryPercent));
+        for (const route of shown()) this.set({ route: route.id }, effectiveCanary(route.mode, route.canaryPercent));
       },
     });
     new Gauge({

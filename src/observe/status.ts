@@ -38,7 +38,10 @@ export const MigrationStatus = z.object({
   coveredSeconds: z.number(),
   routes: z.object({ total: z.number().int(), legacy: z.number().int(), canary: z.number().int(), modern: z.number().int() }),
   traffic: z.object({ requests: z.number().int(), ratePerSecond: z.number(), modernShare: z.number().min(0).max(1) }),
+  /** One page of the routes, in path prefix order (then `default`, on the last page, when it had traffic). */
   perRoute: z.array(RouteStatus),
+  /** The cursor of the next page (`?after=`), or null on the last page. */
+  next: z.string().nullable(),
 });
 export type MigrationStatus = z.infer<typeof MigrationStatus>;
 
@@ -47,15 +50,18 @@ export type MigrationStatus = z.infer<typeof MigrationStatus>;
  * modern served, and each route's two sides next to each other over the window, which is what
  * a team reads before raising a canary. `default` (unmatched paths) is listed when it had traffic.
  */
-export function migrationStatus(table: RouteTable, window: TrafficWindow, breakers: BreakerRegistry): MigrationStatus {
-  const routes = { total: table.size, legacy: 0, canary: 0, modern: 0 };
+export function migrationStatus(
+  table: RouteTable,
+  window: TrafficWindow,
+  breakers: BreakerRegistry,
+  page: readonly Route[],
+  next: string | null,
+): MigrationStatus {
+  const routes = { total: table.size, ...table.modeCounts };
   const perRoute: RouteStatus[] = [];
-  let requests = 0;
-  let servedByModern = 0;
+  const { requests, servedByModern } = window.totals();
   const add = (route: Pick<Route, 'id' | 'mode' | 'canaryPercent' | 'legacyBackend' | 'modernBackend'>, pathPrefix: string | null, summary = window.summary(route.id)) => {
     const { id, mode } = route;
-    requests += summary.legacy.requests + summary.modern.requests;
-    servedByModern += summary.servedByModern;
     perRoute.push({
       id,
       pathPrefix,
@@ -68,12 +74,9 @@ export function migrationStatus(table: RouteTable, window: TrafficWindow, breake
       modern: summary.modern,
     });
   };
-  for (const route of table.routes) {
-    routes[route.mode]++;
-    add(route, route.pathPrefix);
-  }
+  for (const route of page) add(route, route.pathPrefix);
   const unmatched = window.summary('default');
-  if (unmatched.legacy.requests > 0) add(UNMATCHED, null, unmatched);
+  if (next === null && unmatched.legacy.requests > 0) add(UNMATCHED, null, unmatched);
   const seconds = window.coveredSeconds();
   return {
     windowSeconds: window.windowSeconds,
@@ -85,5 +88,6 @@ export function migrationStatus(table: RouteTable, window: TrafficWindow, breake
       modernShare: requests === 0 ? 0 : Math.round((servedByModern / requests) * 10_000) / 10_000,
     },
     perRoute,
+    next,
   };
 }

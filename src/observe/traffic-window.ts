@@ -130,8 +130,28 @@ export class TrafficWindow {
   }
 
   /** Forgets routes that no longer exist, so the window's memory follows the route table. */
-  retain(routeIds: ReadonlySet<string>): void {
-    for (const id of this.routes.keys()) if (!routeIds.has(id)) this.routes.delete(id);
+  retain(exists: (routeId: string) => boolean): void {
+    for (const id of this.routes.keys()) if (!exists(id)) this.routes.delete(id);
+  }
+
+  /**
+   * All routes' requests over the window, and how many modern answered. Costs the number of
+   * routes that had traffic, never the size of the route table.
+   */
+  totals(): { requests: number; servedByModern: number } {
+    const oldest = this.epoch() - this.options.slices + 1;
+    let requests = 0;
+    let servedByModern = 0;
+    for (const sides of this.routes.values()) {
+      for (const ring of [sides.legacy, sides.modern]) {
+        for (const slice of ring?.slices ?? []) {
+          if (slice.epoch < oldest) continue;
+          requests += slice.requests;
+          servedByModern += slice.servedByModern;
+        }
+      }
+    }
+    return { requests, servedByModern };
   }
 
   get windowSeconds(): number {

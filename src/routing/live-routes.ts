@@ -1,21 +1,38 @@
 import type { Logger } from 'pino';
 import type { LiveBackends } from '../backends/live-backends.js';
+import { LiveRowReader } from './live-row.js';
 import { RouteTable } from './route-table.js';
-import type { RouteStore } from './store.js';
+import type { FeedPosition, RouteStore } from './store.js';
 
 export const DEFAULT_POLL_MS = 250;
 
 /**
- * Holds the route table the data plane reads, and keeps the live backends in step with it. It is rebuilt from the store after every
- * change this process makes, and after every change another process commits to the same
- * file (seen by polling SQLite's data_version), so gateways sharing a database agree
- * within one poll interval. A failed reload keeps the last good table.
+ * How many feed rows (or, for a full load, routes) one slice reads. A slice takes a few
+ * milliseconds, so the serving event loop is never held for long, whatever the change's size.
+ */
+export const SLICE = 2_000;
+
+/**
+ * Holds the route table the data plane reads, and keeps the live backends in step with it.
+ * It follows the store's change feed (the history tables, numbered as they commit): after a
+ * change this process commits, and whenever polling SQLite's data_version shows another process
+ * committed one, it reads only the routes the feed names since its position and patches them
+ * into the table. A change of more routes than a slice is applied over several event-loop
+ * turns. The whole table is read only at start-up, and again (in slices, into a new table
+ * swapped in when complete) when the feed has a gap, such as history rows removed by hand or a
+ * database restored from a backup.
  */
 export class LiveRoutes {
-  private table: RouteTable = RouteTable.empty;
+  private table = new RouteTable();
+  private position: FeedPosition = { routes: 0, backends: 0 };
   private lastDataVersion = -1;
   private timer: NodeJS.Timeout | undefined;
   private loaded = false;
+  /** A catch-up is running over several slices; a new change only asks it to go on. */
+  private catchingUp = false;
+  private again = false;
+  private stopped = false;
+  private readonly reader = new LiveRowReader();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -24,8 +41,13 @@ export class LiveRoutes {
     private readonly logger: Logger,
     pollMs = DEFAULT_POLL_MS,
   ) {
-    this.reload();
-    this.unsubscribe = store.onChange(() => this.reload());
+    // At start-up nothing is served yet: load everything at once.
+    try {
+      this.load();
+    } catch (err) {
+      this.logger.error({ err }, 'loading routes failed');
+    }
+    this.unsubscribe = store.onChange(() => this.catchUp());
     this.timer = setInterval(() => this.poll(), pollMs);
     this.timer.unref();
   }
@@ -39,7 +61,13 @@ export class LiveRoutes {
     return this.loaded;
   }
 
+  /** The feed position the table reflects. */
+  get feedPosition(): Readonly<FeedPosition> {
+    return this.position;
+  }
+
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
     this.unsubscribe();
@@ -48,26 +76,117 @@ export class LiveRoutes {
   private poll(): void {
     if (!this.store.isOpen) return;
     try {
-      if (this.store.dataVersion() !== this.lastDataVersion) this.reload();
+      if (this.store.dataVersion() !== this.lastDataVersion) this.catchUp();
     } catch (err) {
       this.logger.error({ err }, 'polling the route database failed; keeping the current routes');
     }
   }
 
-  private reload(): void {
-    try {
-      // Read the version first: a commit landing between the two reads triggers one more reload.
-      const dataVersion = this.store.dataVersion();
-      const { routes, backends } = this.store.snapshot();
-      // Backends first: a route may name one that this change created.
-      this.backends.sync(backends);
-      const table = new RouteTable(routes);
-      this.table = table;
-      this.lastDataVersion = dataVersion;
-      this.loaded = true;
-      this.logger.debug({ routes: table.size }, 'route table reloaded');
-    } catch (err) {
-      this.logger.error({ err }, 'reloading routes failed; keeping the current routes');
+  /** Applies what the feed says changed; the first slice at once, the rest on later turns. */
+  private catchUp(): void {
+    if (this.catchingUp) {
+      this.again = true;
+      return;
     }
+    this.catchingUp = true;
+    this.step();
+  }
+
+  private step(): void {
+    let next: 'more' | 'done' | 'reloading' = 'done';
+    try {
+      if (this.stopped || !this.store.isOpen) return void (this.catchingUp = false);
+      if (!this.loaded) return void this.reloadInSlices();
+      // Read first: a commit landing after this read is seen by the next poll.
+      this.lastDataVersion = this.store.dataVersion();
+      const head = this.store.feedPosition();
+      if (head.routes < this.position.routes || head.backends < this.position.backends) return void this.reloadInSlices();
+      if (head.backends > this.position.backends) {
+        // Backends are few: read them all. Before the routes, which may name a new one.
+        this.backends.sync(this.store.backends.list());
+        this.position = { ...this.position, backends: head.backends };
+      }
+      next = this.applyRouteChanges();
+    } catch (err) {
+      this.logger.error({ err }, 'applying route changes failed; keeping the current routes');
+    }
+    // A reload goes on by itself and catches up when it is done.
+    if (next === 'reloading') return;
+    if (next === 'more' || this.again) {
+      this.again = false;
+      setImmediate(() => this.step());
+    } else {
+      this.catchingUp = false;
+    }
+  }
+
+  /** One slice of the route feed. */
+  private applyRouteChanges(): 'more' | 'done' | 'reloading' {
+    const changes = this.store.routeChanges(this.position.routes, SLICE);
+    if (changes.length === 0) return 'done';
+    if (changes[0]!.seq !== this.position.routes + 1) {
+      this.logger.warn({ expected: this.position.routes + 1, got: changes[0]!.seq }, 'gap in the route change feed: reloading every route');
+      this.reloadInSlices();
+      return 'reloading';
+    }
+    const ids = [...new Set(changes.map((c) => c.routeId))];
+    const current = new Map(this.store.liveRoutes(ids, this.reader).map((r) => [r.id, r]));
+    for (const id of ids) {
+      const route = current.get(id);
+      if (route === undefined) this.table.remove(id);
+      else this.table.put(route);
+    }
+    this.position = { ...this.position, routes: changes.at(-1)!.seq };
+    this.logger.debug({ routes: ids.length, position: this.position.routes }, 'route changes applied');
+    return changes.length === SLICE ? 'more' : 'done';
+  }
+
+  /** Everything, at once: start-up only. */
+  private load(): void {
+    this.lastDataVersion = this.store.dataVersion();
+    const position = this.store.feedPosition();
+    this.backends.sync(this.store.backends.list());
+    const table = new RouteTable();
+    for (let after = ''; ; ) {
+      const page = this.store.liveRoutesPage(after, SLICE, this.reader);
+      for (const route of page) table.put(route);
+      if (page.length < SLICE) break;
+      after = page.at(-1)!.id;
+    }
+    this.swap(table, position);
+  }
+
+  /**
+   * Builds a new table in slices and swaps it in whole; changes committed meanwhile are then
+   * caught up from the feed position taken before the first slice.
+   */
+  private reloadInSlices(): void {
+    const position = this.store.feedPosition();
+    this.backends.sync(this.store.backends.list());
+    const table = new RouteTable();
+    const slice = (after: string) => {
+      try {
+        if (this.stopped || !this.store.isOpen) return void (this.catchingUp = false);
+        const page = this.store.liveRoutesPage(after, SLICE, this.reader);
+        for (const route of page) table.put(route);
+        if (page.length === SLICE) return void setImmediate(() => slice(page.at(-1)!.id));
+        this.swap(table, position);
+      } catch (err) {
+        // The next poll tries again.
+        this.logger.error({ err }, 'reloading routes failed; keeping the current routes');
+        this.lastDataVersion = -1;
+        return void (this.catchingUp = false);
+      }
+      this.catchingUp = false;
+      this.catchUp();
+    };
+    slice('');
+  }
+
+  private swap(table: RouteTable, position: FeedPosition): void {
+    this.table = table;
+    this.position = position;
+    this.loaded = true;
+    this.logger.debug({ routes: table.size, position }, 'route table loaded');
   }
 }

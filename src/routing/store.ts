@@ -7,6 +7,7 @@ import { GatewayError } from '../errors.js';
 import { parseOrThrow } from '../validation.js';
 import { NO_BACKEND_CHANGES, planBackendChanges, type DesiredBackend } from '../backends/plan.js';
 import { DEFAULT_BACKEND_NAMES, type Side } from '../backends/schema.js';
+import type { LiveRowReader } from './live-row.js';
 import { planChanges, type Plan } from './plan.js';
 import { settingsOf, type DesiredRoute } from './route-file.js';
 import {
@@ -22,6 +23,12 @@ import {
   type ResiliencePatch,
   RouteCreate,
 } from './schema.js';
+
+/** Where a reader of the change feed has got to: the last history row it has seen, of each kind. */
+export interface FeedPosition {
+  routes: number;
+  backends: number;
+}
 
 export interface ApplyOptions {
   prune: boolean;
@@ -141,6 +148,17 @@ export class RouteStore {
     this.backends = new BackendStore({ db, write: (fn) => this.write(fn), timestamp: () => this.timestamp() });
     this.stmts = {
       list: db.prepare<[], RouteRow>('SELECT * FROM routes ORDER BY path_prefix'),
+      firstPage: db.prepare<[number], RouteRow>('SELECT * FROM routes ORDER BY path_prefix LIMIT ?'),
+      pageAfter: db.prepare<[string, number], RouteRow>('SELECT * FROM routes WHERE path_prefix > ? ORDER BY path_prefix LIMIT ?'),
+      count: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM routes'),
+      feedPosition: db.prepare<[], { routes: number | null; backends: number | null }>(
+        'SELECT (SELECT MAX(seq) FROM route_history) AS routes, (SELECT MAX(seq) FROM backend_history) AS backends',
+      ),
+      routeChanges: db.prepare<[number, number], { seq: number; routeId: string }>(
+        'SELECT seq, route_id AS routeId FROM route_history WHERE seq > ? ORDER BY seq LIMIT ?',
+      ),
+      byIds: db.prepare<[string], RouteRow>('SELECT * FROM routes WHERE id IN (SELECT value FROM json_each(?))'),
+      byIdAfter: db.prepare<[string, number], RouteRow>('SELECT * FROM routes WHERE id > ? ORDER BY id LIMIT ?'),
       get: db.prepare<[string], RouteRow>('SELECT * FROM routes WHERE id = ?'),
       byPrefix: db.prepare<[string], RouteRow>('SELECT * FROM routes WHERE path_prefix = ?'),
       insert: db.prepare(
@@ -219,9 +237,38 @@ export class RouteStore {
     return this.stmts.list.all().map(toRoute);
   }
 
-  /** Routes and backends as of one moment (one read transaction), for the live tables. */
-  snapshot(): { routes: Route[]; backends: Backend[] } {
-    return this.db.transaction(() => ({ routes: this.list(), backends: this.backends.list() })).deferred();
+  /** A page of the routes ordered by path prefix, after the prefix `after` (the cursor). */
+  page(limit: number, after?: string): Route[] {
+    return (after === undefined ? this.stmts.firstPage.all(limit) : this.stmts.pageAfter.all(after, limit)).map(toRoute);
+  }
+
+  get count(): number {
+    return this.stmts.count.get()!.n;
+  }
+
+  /**
+   * The change feed's position: the newest history row of routes and of backends. History rows
+   * are numbered as they commit (writers are serialised by BEGIN IMMEDIATE), so "everything
+   * after N" never skips a change that committed late.
+   */
+  feedPosition(): FeedPosition {
+    const row = this.stmts.feedPosition.get()!;
+    return { routes: row.routes ?? 0, backends: row.backends ?? 0 };
+  }
+
+  /** Up to `limit` route changes after feed position `after`, oldest first: which route changed, at which position. */
+  routeChanges(after: number, limit: number): { seq: number; routeId: string }[] {
+    return this.stmts.routeChanges.all(after, limit);
+  }
+
+  /** The rows of the routes `ids` that still exist, as live-table routes (see LiveRowReader). */
+  liveRoutes(ids: readonly string[], reader: LiveRowReader): Route[] {
+    return this.stmts.byIds.all(JSON.stringify(ids)).map((row) => reader.read(row));
+  }
+
+  /** A page of every route by id, after `after`, as live-table routes: for loading the whole table in slices. */
+  liveRoutesPage(after: string, limit: number, reader: LiveRowReader): Route[] {
+    return this.stmts.byIdAfter.all(after, limit).map((row) => reader.read(row));
   }
 
   get(id: string): Route | undefined {

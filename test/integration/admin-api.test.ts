@@ -65,7 +65,7 @@ describe('admin API', () => {
     it('lists no routes on a fresh database', async () => {
       const res = await admin(gw, 'GET', '/routes');
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ routes: [] });
+      expect(res.body).toEqual({ routes: [], next: null });
     });
 
     it('lists created routes ordered by prefix', async () => {
