@@ -86,6 +86,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     token: config.adminToken,
     allowedHosts: allowedHostnames(config.adminHost, config.adminAllowedHosts),
     isDraining: () => draining,
+    busyTimeoutMs: deps.busyTimeoutMs,
   });
   try {
     await proxy.listen(config.port, config.host);

@@ -1,33 +1,41 @@
 import type { FastifyInstance } from 'fastify';
-import { desiredBackend } from '../backends/plan.js';
-import { ApplyRequest, desiredRoute, parseRouteFile } from '../routing/route-file.js';
-import type { ApplyResult } from '../routing/plan.js';
+import { applyOffThread } from '../store/off-thread.js';
+import { AUDIT_NAMES, outcomeError } from '../store/apply-job.js';
 import { changeMeta } from './routes.js';
 import type { AdminOptions } from './server.js';
 
-/** Route files can list thousands of routes, unlike single changes (64 KiB). */
-export const APPLY_BODY_LIMIT = 8 * 1024 * 1024;
+/**
+ * Route files can list a million routes, unlike single changes (64 KiB): a file of that many
+ * routes with every setting spelled out is about 550 MB of JSON.
+ */
+export const APPLY_BODY_LIMIT = 1024 * 1024 * 1024;
 
 /**
  * `POST /apply`: the declarative side of the API (`strangler apply -f routes.yaml`). The server
- * recomputes the plan inside the transaction, so what it returns is exactly what it did.
+ * recomputes the plan inside the transaction, so what it returns is exactly what it did. The
+ * body reaches the handler as bytes: a large one is parsed, validated and written by a worker
+ * thread, never on the event loop that serves traffic.
  */
-export function registerApply(app: FastifyInstance, { store, logger }: AdminOptions): void {
-  app.post('/apply', { bodyLimit: APPLY_BODY_LIMIT }, async (request) => {
-    const input = parseRouteFile(ApplyRequest, request.body);
-    const meta = changeMeta(request, input.reason, undefined);
-    const backends = input.backends?.map(desiredBackend);
-    const plan = store.apply(input.routes.map(desiredRoute), { prune: input.prune, dryRun: input.dryRun, backends }, meta);
-    if (!input.dryRun) {
-      const who = { reqId: request.id, actor: meta.actor, reason: meta.reason };
-      for (const change of plan.backends.changes) {
-        if (change.action !== 'unchanged') logger.info({ ...who, action: `apply-${change.action}`, backend: change.name }, 'backend changed');
+export function registerApply(app: FastifyInstance, options: AdminOptions): void {
+  const { store, logger } = options;
+  void app.register(async (scope) => {
+    scope.removeContentTypeParser('application/json');
+    scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: APPLY_BODY_LIMIT }, (_request, body, done) => done(null, body));
+    scope.post('/apply', { bodyLimit: APPLY_BODY_LIMIT }, async (request, reply) => {
+      const meta = changeMeta(request, undefined, undefined);
+      const outcome = await applyOffThread(store, { body: request.body as Buffer, meta }, options.busyTimeoutMs ?? 5_000);
+      if (!outcome.ok) throw outcomeError(outcome);
+      const who = { reqId: request.id, actor: meta.actor };
+      const { changed } = outcome;
+      if (changed.routes + changed.backends <= AUDIT_NAMES) {
+        for (const name of changed.backendNames) logger.info({ ...who, action: 'apply', backend: name }, 'backend changed');
+        for (const id of changed.routeIds) logger.info({ ...who, action: 'apply', route: id }, 'route changed');
+      } else {
+        // A large file is one audit line (the history has a row per change), not a line per route.
+        logger.info({ ...who, action: 'apply', routes: changed.routes, backends: changed.backends, firstRoutes: changed.routeIds }, 'routes changed');
       }
-      for (const change of plan.changes) {
-        if (change.action !== 'unchanged') logger.info({ ...who, action: `apply-${change.action}`, route: change.id }, 'route changed');
-      }
-    }
-    const result: ApplyResult = { applied: !input.dryRun, plan };
-    return result;
+      const json = outcome.json;
+      return reply.type('application/json; charset=utf-8').send(Buffer.from(json.buffer, json.byteOffset, json.byteLength));
+    });
   });
 }

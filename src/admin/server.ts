@@ -32,6 +32,8 @@ export interface AdminOptions {
   /** The host names `Host` may carry (DNS rebinding defence); see allowedHostnames. */
   allowedHosts: ReadonlySet<string> | 'any';
   isDraining: () => boolean;
+  /** How long a change waits for another process's write lock (the store's busy timeout). */
+  busyTimeoutMs?: number | undefined;
 }
 
 const BODY_LIMIT = 64 * 1024; // route changes are small; anything larger is a mistake or an attack

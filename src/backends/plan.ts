@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { FieldChange, diffSettings } from '../routing/diff.js';
-import type { Backend} from './schema.js';
-import { BackendCreate, BackendName, BackendSettings, DEFAULT_BACKEND_NAMES, DEFAULT_BACKEND_SETTINGS, backendSettingsOf, mergeBackend } from './schema.js';
+import { BackendCreate, BackendName, BackendSettings, DEFAULT_BACKEND_NAMES, DEFAULT_BACKEND_SETTINGS, backendSettingsOf, mergeBackend, roleOf, type Backend } from './schema.js';
 
 /** A backend as a route file declares it: the fields `POST /backends` takes; a field left out means its default. */
 export const BackendSpec = BackendCreate.omit({ reason: true }).strict();
@@ -36,7 +35,7 @@ export const NO_BACKEND_CHANGES: BackendPlan = { changes: [], unmanaged: [] };
 /** The complete settings a spec declares, defaults filled in. */
 export function desiredBackend(spec: BackendSpec): DesiredBackend {
   const { name, retryBudget, ...rest } = spec;
-  return { name, settings: BackendSettings.parse(mergeBackend({ ...rest, retryBudget: DEFAULT_BACKEND_SETTINGS.retryBudget }, { retryBudget })) };
+  return { name, settings: BackendSettings.parse(mergeBackend({ ...rest, role: roleOf(spec), retryBudget: DEFAULT_BACKEND_SETTINGS.retryBudget }, { retryBudget })) };
 }
 
 /** A backend as `strangler export` writes it. */

@@ -72,7 +72,8 @@ export const BackendCreate = z
   .object({
     name: BackendName,
     url: BackendUrl,
-    role: Side.default('modern'),
+    /** Default: `legacy` for the backend named legacy, else `modern`. */
+    role: Side.optional(),
     maxInFlight: BackendSettings.shape.maxInFlight.default(DEFAULT_BACKEND_SETTINGS.maxInFlight),
     connectTimeoutMs: BackendSettings.shape.connectTimeoutMs.default(DEFAULT_BACKEND_SETTINGS.connectTimeoutMs),
     connections: BackendSettings.shape.connections.default(DEFAULT_BACKEND_SETTINGS.connections),
@@ -116,6 +117,11 @@ export const BackendView = Backend.extend({
   routes: z.array(z.string()),
 });
 export type BackendView = z.infer<typeof BackendView>;
+
+/** A new backend's role when none is given: the default legacy backend's own, else modern. */
+export function roleOf(input: { name: string; role?: Side | undefined }): Side {
+  return input.role ?? (input.name === DEFAULT_BACKEND_NAMES.legacy ? 'legacy' : 'modern');
+}
 
 /** Applies a partial change over full settings; the result is validated again by the caller. */
 export function mergeBackend(base: BackendSettings, changes: BackendChanges): unknown {

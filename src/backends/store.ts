@@ -11,6 +11,7 @@ import {
   backendSettingsOf,
   definedOnly,
   mergeBackend,
+  roleOf,
   type BackendChanges,
   type BackendHistoryAction,
   type Side,
@@ -138,7 +139,7 @@ export class BackendStore {
   insert(input: BackendCreate, meta: BackendChangeMeta): Backend {
     if (this.stmts.get.get(input.name)) throw new GatewayError('DUPLICATE_BACKEND', `a backend named "${input.name}" already exists`);
     const { name, reason: _reason, retryBudget, ...rest } = input;
-    const settings = parseOrThrow(BackendSettings, mergeBackend({ ...rest, retryBudget: DEFAULT_BACKEND_SETTINGS.retryBudget }, { retryBudget }));
+    const settings = parseOrThrow(BackendSettings, mergeBackend({ ...rest, role: roleOf(input), retryBudget: DEFAULT_BACKEND_SETTINGS.retryBudget }, { retryBudget }));
     const now = this.ctx.timestamp();
     // A re-created name continues its old numbering, so its history stays one sequence.
     const version = (this.stmts.lastVersion.get(name)?.v ?? 0) + 1;

@@ -57,6 +57,7 @@ export const DEFAULT_WINDOW: WindowOptions = { windowMs: 300_000, slices: 10 };
  */
 const BUCKET_BOUNDS_MS: readonly number[] = Array.from({ length: 64 }, (_, i) => Math.round(0.5 * 1.25 ** i * 100) / 100);
 const BUCKETS = BUCKET_BOUNDS_MS.length;
+const EMPTY_LATENCY = new Uint32Array(BUCKETS);
 const LOG_GROWTH = Math.log(1.25);
 
 /** Counters of one route side over one slice. */
@@ -119,9 +120,16 @@ export class TrafficWindow {
   /** The route's two sides over the window; zeros for a route without traffic. */
   summary(routeId: string): RouteSummary {
     const sides = this.routes.get(routeId);
+    if (sides === undefined) return this.idle();
     const legacy = this.sum(sides?.legacy);
     const modern = this.sum(sides?.modern);
     return { legacy: this.summarise(legacy), modern: this.summarise(modern), servedByModern: legacy.servedByModern + modern.servedByModern };
+  }
+
+  /** A route without traffic: most of a large table. */
+  private idle(): RouteSummary {
+    const side = this.summarise({ requests: 0, errors: 0, fallbacks: 0, servedByModern: 0, latency: EMPTY_LATENCY });
+    return { legacy: side, modern: { ...side }, servedByModern: 0 };
   }
 
   /** Route ids with any request recorded (also ones that have since been deleted). */

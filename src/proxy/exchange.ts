@@ -55,8 +55,11 @@ export class Exchange {
   private readonly deadline: Deadline;
   private readonly tries: Record<Side, number> = { legacy: 0, modern: 0 };
   private fallback: FallbackReason | undefined;
-  /** The backend of the latest try: the one whose answer the client gets. */
-  private lastUpstream: string | undefined;
+  /**
+   * The backend of the latest try: the one whose answer the client gets, and whose budget a
+   * retry spends. Held, not looked up again: a change may have removed it from the live set.
+   */
+  private lastUpstream: Upstream | undefined;
   private current: Attempt | undefined;
   private clientGone = false;
   private finished = false;
@@ -114,7 +117,7 @@ export class Exchange {
     const upstream = this.upstream(backend);
     // Only between two reloads of a table another process changed; never routed to the wrong service.
     if (upstream === undefined) return this.giveUp(backend, 'UPSTREAM_CONNECT_ERROR', `backend for the ${backend} side is not loaded yet`);
-    this.lastUpstream = upstream.name;
+    this.lastUpstream = upstream;
     this.tries[backend]++;
     const breaker = backend === 'modern' && this.resolution.route ? this.ctx.breakers.for(this.resolution.route) : undefined;
     if (breaker !== undefined && !breaker.tryAcquire()) return this.failed(backend, 'breaker-open');
@@ -213,7 +216,8 @@ export class Exchange {
         hasIdempotencyKey: this.req.headers['idempotency-key'] !== undefined,
         remainingMs: this.deadline.remainingMs(),
       },
-      this.upstream(backend)!.budget,
+      // The try that failed was on lastUpstream (step is only asked about the latest try).
+      this.lastUpstream!.budget,
       this.ctx.random,
     );
   }
@@ -245,7 +249,7 @@ export class Exchange {
     if (this.ctx.draining()) this.res.shouldKeepAlive = false;
     const headers = this.clientHeaders;
     headers.push('x-strangler-backend', backend);
-    if (this.lastUpstream !== undefined) headers.push('x-strangler-upstream', this.lastUpstream);
+    if (this.lastUpstream !== undefined) headers.push('x-strangler-upstream', this.lastUpstream.name);
     if (this.fallback !== undefined) headers.push('x-strangler-fallback', this.fallback);
     return headers;
   }
@@ -257,7 +261,7 @@ export class Exchange {
       status: outcome.status,
       error: outcome.error,
       backend,
-      upstream: this.lastUpstream,
+      upstream: this.lastUpstream?.name,
       fallback: this.fallback,
       tries: this.tries.legacy + this.tries.modern,
     });

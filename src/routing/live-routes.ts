@@ -10,7 +10,7 @@ export const DEFAULT_POLL_MS = 250;
  * How many feed rows (or, for a full load, routes) one slice reads. A slice takes a few
  * milliseconds, so the serving event loop is never held for long, whatever the change's size.
  */
-export const SLICE = 2_000;
+export const SLICE = 500;
 
 /**
  * Holds the route table the data plane reads, and keeps the live backends in step with it.

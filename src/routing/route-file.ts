@@ -13,7 +13,7 @@ export type RouteSpec = z.infer<typeof RouteSpec>;
 /** Ids and prefixes must each be unique across the file; the issue names the later entry. */
 const RouteSpecs = z
   .array(RouteSpec)
-  .max(10_000)
+  .max(2_000_000)
   .superRefine((specs, ctx) => {
     for (const field of ['id', 'pathPrefix'] as const) {
       const first = new Map<string, number>();

@@ -114,7 +114,10 @@ describe('RouteFile: the backends section', () => {
 
   it('parses a file with a backends section, applying the defaults', () => {
     const file = parseRouteFile(RouteFile, { backends: [{ name: 'orders-svc', url: SVC_URL }], routes: [{ id: 'orders', pathPrefix: '/orders', modernBackend: 'orders-svc' }] });
-    expect(file.backends).toEqual([{ name: 'orders-svc', url: SVC_URL, role: 'modern', maxInFlight: 256, connectTimeoutMs: 5_000, connections: null }]);
+    // The role is left to desiredBackend: modern, except for the backend named legacy.
+    expect(file.backends).toEqual([{ name: 'orders-svc', url: SVC_URL, maxInFlight: 256, connectTimeoutMs: 5_000, connections: null }]);
+    expect(desiredBackend(file.backends![0]!).settings.role).toBe('modern');
+    expect(desiredBackend({ ...file.backends![0]!, name: 'legacy' }).settings.role).toBe('legacy');
     expect(file.routes[0]!.modernBackend).toBe('orders-svc');
   });
 
@@ -235,8 +238,8 @@ describe('RouteStore.apply with a backends section', () => {
         prune: true,
       }),
     );
-    expect(err.code).toBe('VALIDATION_FAILED');
-    expect(err.message).toBe('routes[0] (orders).modernBackend: no backend named "old-svc"');
+    expect(err.code).toBe('BACKEND_IN_USE');
+    expect(err.message).toBe('routes[0] (orders).modernBackend: backend "old-svc" is in use, so it cannot be pruned');
     expect(store.backends.get('old-svc')).toBeDefined();
     expect(store.backends.get('new-svc')).toBeUndefined();
   });
@@ -311,6 +314,15 @@ describe('RouteStore.apply with a backends section', () => {
 
   it('refuses a file that changes a default backend\'s role with BACKEND_REQUIRED, writing nothing', () => {
     const err = refused(() => apply(file({ backends: [{ name: 'modern', url: MODERN_URL, role: 'legacy' }], routes: [] })));
+    expect(err.code).toBe('BACKEND_REQUIRED');
+  });
+
+  /*
+   * The default backends' fixed roles are checked while planning, so a dry run refuses what
+   * the apply refuses.
+   */
+  it('a dry run refuses a file that changes a default backend\'s role, as the apply does', () => {
+    const err = refused(() => apply(file({ backends: [{ name: 'modern', url: MODERN_URL, role: 'legacy' }], routes: [] }), { dryRun: true }));
     expect(err.code).toBe('BACKEND_REQUIRED');
   });
 });
