@@ -64,6 +64,37 @@ describe('fallback to legacy', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it('falls back first: with modern hanging, every GET is answered by legacy after one modern try (one timeout, not two)', async () => {
+    const modern = await switchableModern();
+    modern.mode.now = 'hang';
+    gw = await startTestGateway({ modern });
+    // Retries allowed, and a breaker that stays closed, so every request meets the hanging modern.
+    await addRoute(gw, { retries: 2, breaker: { minimumCalls: 1000, windowSize: 1000 } }, { timeoutMs: 100 });
+    const requests = 12;
+    const answers = await Promise.all(Array.from({ length: requests }, () => get(gw!)));
+    for (const res of answers) {
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-strangler-backend')).toBe('legacy');
+      expect(res.headers.get('x-strangler-fallback')).toBe('timeout');
+      await res.arrayBuffer();
+    }
+    expect(modern.received).toHaveLength(requests); // one try each, no retry on modern
+    expect(gw.legacy.received).toHaveLength(requests);
+    const metrics = await fetch(gw.adminUrl + '/metrics').then((r) => r.text());
+    expect(metrics).toMatch(/strangler_retries_total\{backend="modern"\} 0/);
+  });
+
+  it('with fallback off, a hanging modern is retried on modern as before', async () => {
+    const modern = await switchableModern();
+    modern.mode.now = 'hang';
+    gw = await startTestGateway({ modern });
+    await addRoute(gw, { retries: 1, fallback: false }, { timeoutMs: 100 });
+    const res = await get(gw);
+    expect(res.status).toBe(504);
+    expect(modern.received).toHaveLength(2);
+    expect(gw.legacy.received).toHaveLength(0);
+  });
+
   it('never replays a POST that may have reached modern: legacy gets zero copies', async () => {
     const modern = await switchableModern();
     modern.mode.now = 'reset-after-body';
