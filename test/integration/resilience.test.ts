@@ -298,11 +298,28 @@ describe('resilience settings through the admin API', () => {
     expect(res.body.resilience).toMatchObject({ retries: 1, fallback: true, breaker: { openMs: 5_000, windowSize: 20, minimumCalls: 10 } });
   });
 
+  it('stores hedge settings, and refuses dropping the cap while a percentile needs it', async () => {
+    gw = await startTestGateway();
+    await addRoute(gw, {});
+    expect((await admin(gw, 'GET', '/routes/orders')).body.resilience).toMatchObject({ hedgeAfterMs: null, hedgePercentile: null });
+    const set = await admin(gw, 'PATCH', '/routes/orders', { resilience: { hedgeAfterMs: 250, hedgePercentile: 95 } });
+    expect(set.status).toBe(200);
+    expect(set.body.resilience).toMatchObject({ hedgeAfterMs: 250, hedgePercentile: 95, retries: 1 });
+    const drop = await admin(gw, 'PATCH', '/routes/orders', { resilience: { hedgeAfterMs: null } });
+    expect(drop.status).toBe(400);
+    expect(drop.body.error.message).toContain('resilience.hedgePercentile');
+    const off = await admin(gw, 'PATCH', '/routes/orders', { resilience: { hedgeAfterMs: null, hedgePercentile: null } });
+    expect(off.body.resilience).toMatchObject({ hedgeAfterMs: null, hedgePercentile: null });
+  });
+
   it.each([
     [{ breaker: { minimumCalls: 50 } }, 'resilience.breaker.minimumCalls'],
     [{ retries: 9 }, 'resilience.retries'],
     [{ bogus: true }, 'resilience'],
     [{ fallthroughStatuses: [200] }, 'resilience.fallthroughStatuses.0'],
+    [{ hedgeAfterMs: 0 }, 'resilience.hedgeAfterMs'],
+    [{ hedgePercentile: 95 }, 'resilience.hedgePercentile'],
+    [{ hedgeAfterMs: 200, hedgePercentile: 99.9 }, 'resilience.hedgePercentile'],
   ])('refuses %j with a 400 naming %s, never a 500', async (resilience, field) => {
     gw = await startTestGateway();
     await addRoute(gw, {});
