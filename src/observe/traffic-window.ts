@@ -94,6 +94,8 @@ class SideRing {
  */
 export class TrafficWindow {
   private readonly routes = new Map<string, Partial<Record<Backend, SideRing>>>();
+  /** Modern's own try latency per route, apart from the client-observed figures; see recordModernTry. */
+  private readonly modernTries = new Map<string, SideRing>();
   private readonly sliceMs: number;
   private readonly startedAt: number;
 
@@ -114,6 +116,27 @@ export class TrafficWindow {
     slice.latency[bucketOf(sample.durationMs)]!++;
   }
 
+  /**
+   * One try on modern: the time from sending it to its response head, or to when it was given up
+   * (timed out, failed, lost a hedge race). This, not the client-observed latency `record` keeps,
+   * is what a hedge delay follows: a request legacy answered after modern failed or lost would
+   * count legacy's latency (plus the wait) as modern's. A try given up on counts as its elapsed
+   * time, a lower bound of its real latency, so every percentile below that time stays exact.
+   */
+  recordModernTry(routeId: string, ms: number): void {
+    let ring = this.modernTries.get(routeId);
+    if (ring === undefined) this.modernTries.set(routeId, (ring = new SideRing(this.options.slices)));
+    const slice = ring.slice(this.epoch());
+    slice.requests++;
+    slice.latency[bucketOf(ms)]!++;
+  }
+
+  /** The `percent` percentile of modern's try latency on the route over the window (bucket upper bound); null without tries. */
+  modernTryPercentile(routeId: string, percent: number): number | null {
+    const total = this.sum(this.modernTries.get(routeId));
+    return percentile(total.latency, total.requests, percent / 100);
+  }
+
   /** The route's two sides over the window; zeros for a route without traffic. */
   summary(routeId: string): RouteSummary {
     const sides = this.routes.get(routeId);
@@ -130,6 +153,7 @@ export class TrafficWindow {
   /** Forgets routes that no longer exist, so the window's memory follows the route table. */
   retain(routeIds: ReadonlySet<string>): void {
     for (const id of this.routes.keys()) if (!routeIds.has(id)) this.routes.delete(id);
+    for (const id of this.modernTries.keys()) if (!routeIds.has(id)) this.modernTries.delete(id);
   }
 
   get windowSeconds(): number {

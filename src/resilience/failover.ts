@@ -10,6 +10,8 @@ export type FallbackReason =
   | 'connect-error'
   | 'upstream-5xx'
   | 'bulkhead-full'
+  /** A hedged request legacy answered first, while modern was still slow. */
+  | 'hedge'
   | `fallthrough-${number}`;
 
 export interface FailedTry {
