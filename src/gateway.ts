@@ -8,6 +8,7 @@ import { GatewayMetrics } from './observe/metrics.js';
 import { TrafficWindow } from './observe/traffic-window.js';
 import { ProxyServer } from './proxy/proxy.js';
 import { BreakerRegistry } from './resilience/breaker-registry.js';
+import { HEDGE_REFRESH_MS, HedgeDelays } from './resilience/hedge-delay.js';
 import { TrustedProxies } from './proxy/trusted-proxies.js';
 import { createUpstream } from './proxy/upstream.js';
 import { LiveRoutes } from './routing/live-routes.js';
@@ -49,10 +50,15 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
   };
   const metrics = new GatewayMetrics({ routes, breakers, upstreams });
   const traffic = new TrafficWindow(clock);
+  // Percentile-based hedge delays are computed here, once a second, never on the request path.
+  const hedging = new HedgeDelays(traffic);
+  const hedgeRefresh = setInterval(() => hedging.refresh(routes.current.routes), HEDGE_REFRESH_MS);
+  hedgeRefresh.unref();
   const proxy = new ProxyServer({
     routes,
     upstreams,
     breakers,
+    hedging,
     observer: {
       finished: (sample) => {
         metrics.record(sample);
@@ -85,6 +91,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     await admin.listen({ port: config.adminPort, host: config.adminHost });
   } catch (err) {
     await Promise.allSettled([proxy.close(0), admin.close()]);
+    clearInterval(hedgeRefresh);
     routes.stop();
     store.close();
     throw err;
@@ -100,6 +107,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
       draining = true;
       await proxy.close(config.shutdownGraceMs);
       await admin.close();
+      clearInterval(hedgeRefresh);
       routes.stop();
       store.close();
       logger.info('gateway stopped');

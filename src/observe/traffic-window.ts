@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
+import type { HedgeWinner } from '../proxy/hedge.js';
 import type { FallbackReason } from '../resilience/failover.js';
 import type { Backend } from '../routing/schema.js';
 
@@ -14,6 +15,8 @@ export interface TrafficSample {
   status: number;
   durationMs: number;
   fallback: FallbackReason | undefined;
+  /** Set when a copy went to legacy (hedging): which try answered. */
+  hedge?: HedgeWinner | undefined;
 }
 
 const Share = z.number().min(0).max(1);

@@ -7,10 +7,12 @@ import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { CircuitBreaker } from '../resilience/breaker.js';
 import { DEADLINE_HEADER, Deadline } from '../resilience/deadline.js';
 import { nextStep, type FallbackReason } from '../resilience/failover.js';
-import { retryAfterMs, type FailureKind } from '../resilience/replay.js';
+import type { HedgeTiming } from '../resilience/hedge-delay.js';
+import { isReplaySafe, retryAfterMs, type FailureKind } from '../resilience/replay.js';
 import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type Backend, type ResilienceSettings } from '../routing/schema.js';
 import { ClientGoneError, sendError, upstreamErrorCode, type ForwardOutcome } from './forward.js';
 import { clientResponseHeaders } from './headers.js';
+import { Hedge, admitHedge, type HedgeLeg, type HedgeWinner } from './hedge.js';
 import { BodyTooLargeError } from './limits.js';
 import type { Resolution } from './resolve.js';
 import type { Upstream } from './upstream.js';
@@ -18,6 +20,8 @@ import type { Upstream } from './upstream.js';
 export interface ExchangeContext {
   upstreams: Record<Backend, Upstream>;
   breakers: BreakerRegistry;
+  /** Each route's hedge delay, and where modern's try latencies go. */
+  hedging: HedgeTiming;
   clock: Clock;
   random: Random;
   /** True once the gateway is shutting down: answers then close their connection. */
@@ -29,6 +33,8 @@ export interface ExchangeOutcome extends ForwardOutcome {
   backend: Backend;
   fallback: FallbackReason | undefined;
   tries: number;
+  /** Set when a copy of the request went to legacy: which try answered. */
+  hedge: HedgeWinner | undefined;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -52,6 +58,8 @@ export class Exchange {
   private readonly tries: Record<Backend, number> = { legacy: 0, modern: 0 };
   private fallback: FallbackReason | undefined;
   private current: Attempt | undefined;
+  /** Set when the request may be hedged to legacy (see hedge.ts). */
+  private readonly hedge: Hedge | undefined;
   private clientGone = false;
   private finished = false;
   private timer: NodeJS.Timeout | undefined;
@@ -75,6 +83,7 @@ export class Exchange {
     this.deadline = Deadline.fromHeader(header(req, DEADLINE_HEADER), this.resilience.deadlineMs, ctx.clock);
     // undici copies the headers when a try is dispatched, so one array serves every try.
     this.deadlineSlot = upstreamHeaders.push(DEADLINE_HEADER, '') - 1;
+    this.hedge = this.hedgeFor(resolution);
     res.once('close', () => {
       if (this.finished || res.writableFinished) return;
       this.clientGone = true;
@@ -84,12 +93,36 @@ export class Exchange {
         this.finish({ status: 499, error: new ClientGoneError() }, this.resolution.backend);
       }
       this.current?.abort(new ClientGoneError());
+      this.hedge?.abort(new ClientGoneError());
     });
   }
 
   start(): void {
-    this.ctx.upstreams[this.resolution.backend].budget.recordRequest();
+    this.upstream(this.resolution.backend).budget.recordRequest();
     this.attempt(this.resolution.backend);
+  }
+
+  /** The one place a backend's upstream is looked up. */
+  private upstream(side: Backend): Upstream {
+    return this.ctx.upstreams[side];
+  }
+
+  /** A hedge for a replay-safe request to modern on a route that hedges and may fall back; never for a streamed body. */
+  private hedgeFor({ route, backend }: Resolution): Hedge | undefined {
+    if (route === undefined || backend !== 'modern' || !this.resilience.fallback) return undefined;
+    if (!isReplaySafe({ method: this.req.method!, bodyReplayable: this.bodyReplayable, neverReached: false, toSameBackend: false })) return undefined;
+    const delayMs = this.ctx.hedging.delayMs(route);
+    return delayMs === null ? undefined : new Hedge(delayMs, () => this.sendHedge());
+  }
+
+  /** Modern has not started answering within the hedge delay: a copy to legacy, if its bulkhead and budget allow. */
+  private sendHedge(): void {
+    const remaining = this.deadline.remainingMs();
+    if (this.finished || this.clientGone || remaining <= 0) return;
+    const legacy = this.upstream('legacy');
+    if (!admitHedge(legacy)) return;
+    this.tries.legacy++;
+    this.hedge!.started(this.dispatch('legacy', legacy, undefined, remaining));
   }
 
   private get bodyReplayable(): boolean {
@@ -101,20 +134,26 @@ export class Exchange {
     const remaining = this.deadline.remainingMs();
     if (remaining <= 0) return this.giveUp(backend, 'UPSTREAM_TIMEOUT', 'the request deadline passed');
     this.tries[backend]++;
-    const upstream = this.ctx.upstreams[backend];
+    const upstream = this.upstream(backend);
     const breaker = backend === 'modern' && this.resolution.route ? this.ctx.breakers.for(this.resolution.route) : undefined;
     if (breaker !== undefined && !breaker.tryAcquire()) return this.failed(backend, 'breaker-open');
     if (!upstream.bulkhead.tryEnter()) {
       breaker?.release();
       return this.failed(backend, 'bulkhead-full');
     }
+    this.current = this.dispatch(backend, upstream, breaker, remaining);
+    if (backend === 'modern') this.hedge?.arm(this.current);
+  }
+
+  /** Sends one try to `backend`, whose bulkhead (and breaker, for modern) admitted it. */
+  private dispatch(backend: Backend, upstream: Upstream, breaker: CircuitBreaker | undefined, remaining: number): Attempt {
     const tryTimeout = this.resolution.route?.timeoutMs ?? DEFAULT_ROUTE_SETTINGS.timeoutMs;
     const { connectTimeoutMs } = this.resilience;
-    this.current = new Attempt(this, backend, upstream, breaker, this.ctx.clock);
+    const attempt = new Attempt(this, backend, upstream, breaker, this.ctx.clock);
     // The pool enforces its own connect timeout; a route's shorter one needs a timer of its own.
     // Not for a streamed body: the abandoned attempt would destroy the client's stream when it ends.
     if (connectTimeoutMs < upstream.connectTimeoutMs && this.bodyReplayable) {
-      this.current.limitConnect(Math.min(connectTimeoutMs, remaining));
+      attempt.limitConnect(Math.min(connectTimeoutMs, remaining));
     }
     this.upstreamHeaders[this.deadlineSlot] = String(remaining);
     upstream.pool.dispatch(
@@ -126,8 +165,9 @@ export class Exchange {
         headersTimeout: Math.min(tryTimeout, remaining),
         bodyTimeout: tryTimeout,
       },
-      this.current,
+      attempt,
     );
+    return attempt;
   }
 
   /**
@@ -136,22 +176,33 @@ export class Exchange {
    */
   judge(attempt: Attempt, status: number, rawHeaders: Buffer[]): boolean {
     const { backend } = attempt;
-    if (
-      backend === 'modern' &&
-      this.resilience.fallback &&
-      this.resilience.fallthroughStatuses.includes(status) &&
-      SAFE_METHODS.has(this.req.method!) &&
-      this.bodyReplayable
-    ) {
+    const fallsThrough = backend === 'modern' && this.fallsThrough(status);
+    const kind: FailureKind | undefined = status === 429 ? 'rate-limited' : status >= 500 ? 'upstream-5xx' : undefined;
+    this.hedge?.disarm();
+    if (this.hedge?.sent) {
+      // Racing: the first acceptable answer wins; no third try.
+      if (!this.hedge.answered(attempt, !fallsThrough && kind === undefined)) {
+        attempt.discard(() => {});
+        return false;
+      }
+      if (backend === 'legacy') this.fallback = 'hedge';
+      return true;
+    }
+    if (fallsThrough) {
       attempt.discard(() => this.fallBack(`fallthrough-${status}`));
       return false;
     }
-    const kind: FailureKind | undefined = status === 429 ? 'rate-limited' : status >= 500 ? 'upstream-5xx' : undefined;
     if (kind === undefined) return true;
     const step = this.step(backend, kind, status, kind === 'rate-limited' ? retryAfterOf(rawHeaders, this.ctx.clock) : undefined);
     if (step.action === 'give-up') return true;
     attempt.discard(() => this.take(step, backend));
     return false;
+  }
+
+  /** A safe request modern answered with a status the route serves from legacy (not ported yet). */
+  private fallsThrough(status: number): boolean {
+    const { fallback, fallthroughStatuses } = this.resilience;
+    return fallback && fallthroughStatuses.includes(status) && SAFE_METHODS.has(this.req.method!) && this.bodyReplayable;
   }
 
   /** The response head for an answer from `backend`, with the gateway's own headers. */
@@ -168,7 +219,18 @@ export class Exchange {
   attemptFailed(attempt: Attempt, err: Error): void {
     if (this.clientGone || err instanceof ClientGoneError) return this.finish({ status: 499, error: err }, attempt.backend);
     if (err instanceof BodyTooLargeError) return this.giveUp(attempt.backend, 'BODY_TOO_LARGE', err.message, err);
+    this.hedge?.disarm();
+    if (this.hedge?.sent) {
+      // Racing: wait for the rival; with none left, the usual error answer.
+      if (this.hedge.failed(attempt)) return;
+      return this.giveUp(attempt.backend, upstreamErrorCode(err), undefined, err);
+    }
     this.failed(attempt.backend, failureKind(err), err);
+  }
+
+  /** A modern try stopped waiting for its head (answered, failed or cancelled) after `ms`. */
+  modernTryEnded(ms: number): void {
+    this.ctx.hedging.recordModernTry(this.resolution.route!, ms);
   }
 
   attemptCompleted(attempt: Attempt, status: number, error?: Error): void {
@@ -199,7 +261,7 @@ export class Exchange {
         hasIdempotencyKey: this.req.headers['idempotency-key'] !== undefined,
         remainingMs: this.deadline.remainingMs(),
       },
-      this.ctx.upstreams[backend].budget,
+      this.upstream(backend).budget,
       this.ctx.random,
     );
   }
@@ -214,7 +276,7 @@ export class Exchange {
 
   private fallBack(reason: FallbackReason): void {
     this.fallback = reason;
-    this.ctx.upstreams.legacy.budget.recordRequest();
+    this.upstream('legacy').budget.recordRequest();
     this.attempt('legacy');
   }
 
@@ -238,7 +300,9 @@ export class Exchange {
   private finish(outcome: ForwardOutcome, backend: Backend): void {
     if (this.finished) return;
     this.finished = true;
-    this.done({ status: outcome.status, error: outcome.error, backend, fallback: this.fallback, tries: this.tries.legacy + this.tries.modern });
+    this.hedge?.disarm();
+    const tries = this.tries.legacy + this.tries.modern;
+    this.done({ status: outcome.status, error: outcome.error, backend, fallback: this.fallback, tries, hedge: this.hedge?.outcome });
   }
 
   get response(): ServerResponse {
@@ -250,7 +314,11 @@ export class Exchange {
  * One try on one backend. Streams the answer to the client with backpressure once the exchange
  * accepts it; reports breaker outcomes and leaves the bulkhead exactly once.
  */
-class Attempt implements Dispatcher.DispatchHandler {
+class Attempt implements Dispatcher.DispatchHandler, HedgeLeg {
+  /** True until the response head arrives, or the attempt fails or is cancelled. */
+  waiting = true;
+  /** Lost a hedge race: whatever undici reports later is ignored. */
+  private cancelled = false;
   private abortUpstream: ((err?: Error) => void) | undefined;
   private pendingAbort: Error | undefined;
   private resume: (() => void) | undefined;
@@ -276,8 +344,25 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   abort(err: Error): void {
+    if (this.left) return;
     if (this.abortUpstream) this.abortUpstream(err);
     else this.pendingAbort = err;
+  }
+
+  /** Lost a hedge race: frees its socket and breaker permit; never a failure, unless it had already failed. */
+  cancel(): void {
+    if (!this.waiting) return;
+    this.stopWaiting();
+    this.cancelled = true;
+    this.recordBreaker('released');
+    this.abort(new DiscardedError());
+  }
+
+  /** The attempt no longer waits for its head; modern's time to here is what percentile hedging follows. */
+  private stopWaiting(): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    if (this.breaker !== undefined) this.exchange.modernTryEnded(this.clock.now() - this.startedAt);
   }
 
   /** Drops this attempt's answer; `next` runs once its socket is let go. */
@@ -290,6 +375,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.connectTimer = setTimeout(() => {
       this.connectTimer = undefined;
       this.abandoned = true;
+      this.stopWaiting();
       this.recordBreaker('failure');
       // Nothing was written yet (undici writes only after onConnect), so any method may fall back.
       this.exchange.attemptFailed(this, new errors.ConnectTimeoutError(`connect timeout (${ms} ms)`));
@@ -302,13 +388,15 @@ class Attempt implements Dispatcher.DispatchHandler {
       this.connectTimer = undefined;
     }
     // Aborting here stops undici before it writes a byte of the request.
-    if (this.abandoned) abort(new DiscardedError());
+    if (this.abandoned || this.cancelled) abort(new DiscardedError());
     else if (this.pendingAbort) abort(this.pendingAbort);
     else this.abortUpstream = abort;
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true;
+    if (this.cancelled) return false;
+    this.stopWaiting();
     this.status = statusCode;
     this.recordBreaker(statusCode >= 500 ? 'server-error' : 'success');
     if (!this.exchange.judge(this, statusCode, rawHeaders)) {
@@ -340,7 +428,8 @@ class Attempt implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
     this.leave();
-    if (this.abandoned) return;
+    if (this.abandoned || this.cancelled) return;
+    this.stopWaiting();
     if (this.discarded !== undefined) return this.discarded();
     if (this.committed) {
       // Mid-body failure: abort the client's connection so a truncated body is never taken as whole.
