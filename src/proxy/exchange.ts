@@ -39,6 +39,12 @@ export interface ExchangeOutcome extends ForwardOutcome {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * undici runs headersTimeout on its "fast timers", which tick every 499 ms: a 300 ms timeout
+ * fires after 0.5 to 1 s. Shorter timeouts than this get a timer of their own (one per try).
+ */
+const FAST_TIMER_RESOLUTION_MS = 1_000;
+
 /** Thrown into an attempt the exchange decided not to use, to free its socket. */
 class DiscardedError extends Error {
   constructor() {
@@ -148,12 +154,15 @@ export class Exchange {
   /** Sends one try to `backend`, whose bulkhead (and breaker, for modern) admitted it. */
   private dispatch(backend: Backend, upstream: Upstream, breaker: CircuitBreaker | undefined, remaining: number): Attempt {
     const tryTimeout = this.resolution.route?.timeoutMs ?? DEFAULT_ROUTE_SETTINGS.timeoutMs;
+    const headersTimeout = Math.min(tryTimeout, remaining);
     const { connectTimeoutMs } = this.resilience;
     const attempt = new Attempt(this, backend, upstream, breaker, this.ctx.clock);
-    // The pool enforces its own connect timeout; a route's shorter one needs a timer of its own.
+    // The pool enforces its own connect timeout; a route's shorter one needs a timer of its own,
+    // and so does a timeout too short for undici's coarse clock.
     // Not for a streamed body: the abandoned attempt would destroy the client's stream when it ends.
-    if (connectTimeoutMs < upstream.connectTimeoutMs && this.bodyReplayable) {
-      attempt.limitConnect(Math.min(connectTimeoutMs, remaining));
+    if (this.bodyReplayable) {
+      if (connectTimeoutMs < upstream.connectTimeoutMs) attempt.limitConnect(Math.min(connectTimeoutMs, remaining));
+      if (headersTimeout < FAST_TIMER_RESOLUTION_MS) attempt.limitHead(headersTimeout);
     }
     this.upstreamHeaders[this.deadlineSlot] = String(remaining);
     upstream.pool.dispatch(
@@ -162,7 +171,7 @@ export class Exchange {
         method: this.req.method!,
         headers: this.upstreamHeaders,
         body: this.body,
-        headersTimeout: Math.min(tryTimeout, remaining),
+        headersTimeout,
         bodyTimeout: tryTimeout,
       },
       attempt,
@@ -330,6 +339,7 @@ class Attempt implements Dispatcher.DispatchHandler, HedgeLeg {
   /** Given up on before its connection opened: whatever undici reports later is ignored. */
   private abandoned = false;
   private connectTimer: NodeJS.Timeout | undefined;
+  private headTimer: NodeJS.Timeout | undefined;
   private readonly startedAt: number;
 
   constructor(
@@ -362,6 +372,7 @@ class Attempt implements Dispatcher.DispatchHandler, HedgeLeg {
   private stopWaiting(): void {
     if (!this.waiting) return;
     this.waiting = false;
+    if (this.headTimer !== undefined) clearTimeout(this.headTimer);
     if (this.breaker !== undefined) this.exchange.modernTryEnded(this.clock.now() - this.startedAt);
   }
 
@@ -374,12 +385,31 @@ class Attempt implements Dispatcher.DispatchHandler, HedgeLeg {
   limitConnect(ms: number): void {
     this.connectTimer = setTimeout(() => {
       this.connectTimer = undefined;
-      this.abandoned = true;
-      this.stopWaiting();
-      this.recordBreaker('failure');
-      // Nothing was written yet (undici writes only after onConnect), so any method may fall back.
-      this.exchange.attemptFailed(this, new errors.ConnectTimeoutError(`connect timeout (${ms} ms)`));
+      this.abandon(new errors.ConnectTimeoutError(`connect timeout (${ms} ms)`));
     }, ms);
+  }
+
+  /**
+   * Fails the attempt as a timeout unless its response head arrives within `ms`. undici checks
+   * its own headersTimeout on a clock that ticks every half second, so a short one would fire up
+   * to a second late; see {@link FAST_TIMER_RESOLUTION_MS}.
+   */
+  limitHead(ms: number): void {
+    this.headTimer = setTimeout(() => {
+      this.headTimer = undefined;
+      if (this.abortUpstream !== undefined) this.abortUpstream(new errors.HeadersTimeoutError());
+      else this.abandon(new errors.ConnectTimeoutError(`no connection within the ${ms} ms timeout`));
+    }, ms);
+  }
+
+  /** Gives up before the connection opened: whatever undici reports later is ignored. */
+  private abandon(err: Error): void {
+    if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
+    this.abandoned = true;
+    this.stopWaiting();
+    this.recordBreaker('failure');
+    // Nothing was written yet (undici writes only after onConnect), so any method may fall back.
+    this.exchange.attemptFailed(this, err);
   }
 
   onConnect(abort: (err?: Error) => void): void {

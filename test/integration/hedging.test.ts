@@ -201,6 +201,21 @@ describe('hedging', () => {
     expect(await hedges(gw, 'modern')).toBe(2);
   });
 
+  it('percentile mode: after the refresh, the delay follows modern\'s p95, far below the cap, so the slow tail is hedged', async () => {
+    const behaviour: { now: Behaviour } = { now: { afterMs: 0, then: 'answer' } };
+    const modern = await timed('modern', behaviour);
+    gw = await startTestGateway({ modern });
+    await hedgedRoute(gw, { hedgeAfterMs: 5_000, hedgePercentile: 95 });
+    for (let i = 0; i < 4; i++) await getAll(gw, 10); // fast tries fill the window
+    expect(await hedges(gw, 'legacy')).toBe(0);
+    await sleep(1_200); // the delays are recomputed once a second
+    behaviour.now = { afterMs: 2_000, then: 'answer' };
+    const slow = await getAll(gw, 10);
+    // With the cap (5 s) they would have waited for modern; at modern's p95 (the 10 ms floor) legacy answers.
+    for (const a of slow) expect(a).toMatchObject({ status: 200, backend: 'legacy', fallback: 'hedge' });
+    expect(await hedges(gw, 'legacy')).toBe(10);
+  });
+
   it('1,000 hedged requests leave no sockets behind: the losers are closed, both bulkheads empty', async () => {
     const modern = await timed('modern', { now: 'hang' });
     gw = await startTestGateway({ modern });

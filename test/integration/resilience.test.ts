@@ -95,6 +95,20 @@ describe('fallback to legacy', () => {
     expect(gw.legacy.received).toHaveLength(0);
   });
 
+  it('a short timeout is kept: modern answering after 4× timeoutMs is too late (undici alone checks it only every half second)', async () => {
+    const modern = await startBackend('modern', (req, res) => {
+      req.resume();
+      setTimeout(() => res.destroyed || res.writeHead(200).end('late'), 400);
+    });
+    gw = await startTestGateway({ modern });
+    await addRoute(gw, { retries: 0, breaker: { minimumCalls: 1000, windowSize: 1000 } }, { timeoutMs: 100 });
+    const answers = await Promise.all(Array.from({ length: 5 }, () => get(gw!)));
+    for (const res of answers) {
+      expect(res.headers.get('x-strangler-fallback')).toBe('timeout');
+      await res.arrayBuffer();
+    }
+  });
+
   it('never replays a POST that may have reached modern: legacy gets zero copies', async () => {
     const modern = await switchableModern();
     modern.mode.now = 'reset-after-body';
