@@ -90,7 +90,9 @@ export class Attempt implements Dispatcher.DispatchHandler, HedgeLeg {
   private stopWaiting(): void {
     if (!this.waiting) return;
     this.waiting = false;
+    // Neither timer may fire for an attempt that no longer waits (a cancelled loser above all).
     if (this.headTimer !== undefined) clearTimeout(this.headTimer);
+    if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
     if (this.breaker !== undefined) this.exchange.modernTryEnded(this.clock.now() - this.startedAt);
   }
 
@@ -122,7 +124,6 @@ export class Attempt implements Dispatcher.DispatchHandler, HedgeLeg {
 
   /** Gives up before the connection opened: whatever undici reports later is ignored. */
   private abandon(err: Error): void {
-    if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
     this.abandoned = true;
     this.stopWaiting();
     this.recordBreaker('failure');

@@ -408,6 +408,21 @@ describe.skipIf(!hasPython)('per-route connect timeout', () => {
     expect(gw.legacy.received).toHaveLength(0);
   });
 
+  it('a hedge that wins while modern is still connecting: the cancelled try\'s connect timer never fires', async () => {
+    const modern = await blackholeBackend();
+    gw = await startTestGateway({ modern });
+    await addRoute(gw, { retries: 0, connectTimeoutMs: 200, hedgeAfterMs: 20 });
+    const res = await get(gw);
+    expect(res.headers.get('x-strangler-fallback')).toBe('hedge');
+    expect(await res.text()).toContain('legacy');
+    await sleep(400); // past the connect timeout: nothing more may happen to the answered request
+    const after = await get(gw, '/plain');
+    expect(after.status).toBe(200);
+    expect(gw.legacy.received).toHaveLength(2);
+    const breakers = (await admin(gw, 'GET', '/breakers')).body.breakers[0];
+    expect(breakers).toMatchObject({ callsInWindow: 0 }); // released, not a failure
+  });
+
   it('refuses a connect timeout above the pool limit', async () => {
     gw = await startTestGateway();
     const res = await admin(gw, 'POST', '/routes', { pathPrefix: '/x', resilience: { connectTimeoutMs: 60_000 } });
