@@ -326,6 +326,16 @@ describe('resilience settings through the admin API', () => {
     expect(off.body.resilience).toMatchObject({ hedgeAfterMs: null, hedgePercentile: null });
   });
 
+  it('refuses a route file whose settings break a rule across fields with a 400 naming the entry, never a 500', async () => {
+    gw = await startTestGateway();
+    for (const resilience of [{ hedgePercentile: 95 }, { breaker: { minimumCalls: 50 } }]) {
+      const res = await admin(gw, 'POST', '/apply', { routes: [{ id: 'a', pathPrefix: '/a', resilience }], dryRun: true });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_FAILED');
+      expect(res.body.error.message).toMatch(/^routes\[0\] \(a\)\.resilience\./);
+    }
+  });
+
   it.each([
     [{ breaker: { minimumCalls: 50 } }, 'resilience.breaker.minimumCalls'],
     [{ retries: 9 }, 'resilience.retries'],
