@@ -17,7 +17,7 @@ export const FAST_TIMER_RESOLUTION_MS = 1_000;
 /** Thrown into an attempt the exchange decided not to use, to free its socket. */
 export class DiscardedError extends Error {
   constructor() {
-    super('response discarded for a retry or fallback');
+    super('response discarded for a retry, a fallback or a hedge');
   }
 }
 
@@ -67,7 +67,7 @@ export class Attempt implements Dispatcher.DispatchHandler, HedgeLeg {
     private readonly breaker: CircuitBreaker | undefined,
     private readonly clock: Clock,
   ) {
-    // Only the breaker needs the duration.
+    // Only modern's tries need their duration: the breaker and the hedge delays read it.
     this.startedAt = breaker === undefined ? 0 : clock.now();
   }
 
