@@ -9,6 +9,7 @@ import { GatewayMetrics } from './observe/metrics.js';
 import { TrafficWindow } from './observe/traffic-window.js';
 import { ProxyServer } from './proxy/proxy.js';
 import { BreakerRegistry } from './resilience/breaker-registry.js';
+import { HEDGE_REFRESH_MS, HedgeDelays } from './resilience/hedge-delay.js';
 import { TrustedProxies } from './proxy/trusted-proxies.js';
 import { LiveRoutes } from './routing/live-routes.js';
 import { RouteStore } from './routing/store.js';
@@ -55,10 +56,16 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
   const breakers = new BreakerRegistry(clock, logger.child({ component: 'breaker' }));
   const metrics = new GatewayMetrics({ routes, breakers, backends, clock });
   const traffic = new TrafficWindow(clock);
+  // Percentile-based hedge delays are computed here, once a second, never on the request path.
+  const hedging = new HedgeDelays(traffic);
+  // Only routes with recorded modern tries (those hedging on a percentile), never the whole table.
+  const hedgeRefresh = setInterval(() => hedging.refresh([...traffic.modernTryRouteIds()].flatMap((id) => routes.current.get(id) ?? [])), HEDGE_REFRESH_MS);
+  hedgeRefresh.unref();
   const proxy = new ProxyServer({
     routes,
     backends,
     breakers,
+    hedging,
     observer: {
       finished: (sample) => {
         metrics.record(sample);
@@ -93,6 +100,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     await admin.listen({ port: config.adminPort, host: config.adminHost });
   } catch (err) {
     await Promise.allSettled([proxy.close(0), admin.close()]);
+    clearInterval(hedgeRefresh);
     routes.stop();
     store.close();
     await backends.destroy();
@@ -110,6 +118,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
       draining = true;
       await proxy.close(config.shutdownGraceMs);
       await admin.close();
+      clearInterval(hedgeRefresh);
       routes.stop();
       store.close();
       logger.info('gateway stopped');

@@ -6,6 +6,7 @@ import type { LiveBackends } from '../backends/live-backends.js';
 import type { Clock } from '../clock.js';
 import type { Side } from '../routing/schema.js';
 import type { RouteTable } from '../routing/route-table.js';
+import type { HedgeWinner } from '../proxy/hedge.js';
 import type { TrafficSample } from './traffic-window.js';
 
 /** What the scrape-time gauges read: the live route table, the breakers and the backends. */
@@ -30,6 +31,7 @@ export const BREAKER_STATE_VALUE: Record<BreakerState, number> = { closed: 0, 'h
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 const DURATION = 'strangler_request_duration_seconds';
+const HEDGE_WINNERS = ['legacy', 'modern', 'none'] as const satisfies readonly HedgeWinner[];
 
 /**
  * One route and answering backend's requests (on one side), as plain numbers. prom-client's labelled
@@ -93,6 +95,8 @@ export class GatewayMetrics {
   /** The series shown in the scrape under way, chosen once per scrape. */
   private shown: Series[] = [];
   private readonly clock: Clock;
+  /** Hedged requests per route, by winner: plain numbers, labelled at scrape time. */
+  private readonly hedges = new Map<string, Record<HedgeWinner, number>>();
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -114,6 +118,19 @@ export class GatewayMetrics {
       },
     });
     this.registry.registerMetric(durationHistogram(all));
+    const hedges = this.hedges;
+    new Counter({
+      name: 'strangler_hedges_total',
+      help: 'Requests also sent to legacy because modern was slow (hedged), by route and the try that answered (none: neither could)',
+      labelNames: ['route', 'winner'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [route, counts] of hedges) {
+          for (const winner of HEDGE_WINNERS) if (counts[winner] > 0) this.inc({ route, winner }, counts[winner]);
+        }
+      },
+    });
     this.fallbacks = new Counter({
       name: 'strangler_fallbacks_total',
       help: 'Modern-bound requests legacy answered, by route and reason',
@@ -136,6 +153,11 @@ export class GatewayMetrics {
 
   record(sample: TrafficSample): void {
     this.seriesOf(sample.routeId, sample.upstream ?? sample.servedBy, sample.servedBy).record(sample.status, sample.durationMs / 1000);
+    if (sample.hedge !== undefined) {
+      let counts = this.hedges.get(sample.routeId);
+      if (counts === undefined) this.hedges.set(sample.routeId, (counts = { legacy: 0, modern: 0, none: 0 }));
+      counts[sample.hedge]++;
+    }
     if (sample.fallback !== undefined) {
       this.fallbacks.labels(sample.routeId, sample.fallback).inc();
       let reasons = this.fallbackRoutes.get(sample.routeId);
@@ -180,6 +202,7 @@ export class GatewayMetrics {
 
   private prune(exists: (routeId: string) => boolean): void {
     for (const routeId of this.series.keys()) if (!exists(routeId)) this.series.delete(routeId);
+    for (const routeId of this.hedges.keys()) if (!exists(routeId)) this.hedges.delete(routeId);
     for (const [routeId, reasons] of this.fallbackRoutes) {
       if (exists(routeId)) continue;
       this.fallbackRoutes.delete(routeId);

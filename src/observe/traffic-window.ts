@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
+import type { HedgeWinner } from '../proxy/hedge.js';
 import type { FallbackReason } from '../resilience/failover.js';
 import type { Side } from '../routing/schema.js';
 
@@ -16,6 +17,8 @@ export interface TrafficSample {
   status: number;
   durationMs: number;
   fallback: FallbackReason | undefined;
+  /** Set when a copy went to legacy (hedging): which try answered. */
+  hedge?: HedgeWinner | undefined;
 }
 
 const Share = z.number().min(0).max(1);
@@ -97,6 +100,8 @@ class SideRing {
  */
 export class TrafficWindow {
   private readonly routes = new Map<string, Partial<Record<Side, SideRing>>>();
+  /** Modern's own try latency per route, apart from the client-observed figures; see recordModernTry. */
+  private readonly modernTries = new Map<string, SideRing>();
   private readonly sliceMs: number;
   private readonly startedAt: number;
 
@@ -117,6 +122,27 @@ export class TrafficWindow {
     slice.latency[bucketOf(sample.durationMs)]!++;
   }
 
+  /**
+   * One try on modern: the time from sending it to its response head, or to when it was given up
+   * (timed out, failed, lost a hedge race). This, not the client-observed latency `record` keeps,
+   * is what a hedge delay follows: a request legacy answered after modern failed or lost would
+   * count legacy's latency (plus the wait) as modern's. A try given up on counts as its elapsed
+   * time, a lower bound of its real latency, so every percentile below that time stays exact.
+   */
+  recordModernTry(routeId: string, ms: number): void {
+    let ring = this.modernTries.get(routeId);
+    if (ring === undefined) this.modernTries.set(routeId, (ring = new SideRing(this.options.slices)));
+    const slice = ring.slice(this.epoch());
+    slice.requests++;
+    slice.latency[bucketOf(ms)]!++;
+  }
+
+  /** The `percent` percentile of modern's try latency on the route over the window (bucket upper bound); null without tries. */
+  modernTryPercentile(routeId: string, percent: number): number | null {
+    const total = this.sum(this.modernTries.get(routeId));
+    return percentile(total.latency, total.requests, percent / 100);
+  }
+
   /** The route's two sides over the window; zeros for a route without traffic. */
   summary(routeId: string): RouteSummary {
     const sides = this.routes.get(routeId);
@@ -124,6 +150,11 @@ export class TrafficWindow {
     const legacy = this.sum(sides?.legacy);
     const modern = this.sum(sides?.modern);
     return { legacy: this.summarise(legacy), modern: this.summarise(modern), servedByModern: legacy.servedByModern + modern.servedByModern };
+  }
+
+  /** Routes with modern tries recorded (the ones hedging on a percentile). */
+  modernTryRouteIds(): IterableIterator<string> {
+    return this.modernTries.keys();
   }
 
   /** A route without traffic: most of a large table. */
@@ -140,6 +171,7 @@ export class TrafficWindow {
   /** Forgets routes that no longer exist, so the window's memory follows the route table. */
   retain(exists: (routeId: string) => boolean): void {
     for (const id of this.routes.keys()) if (!exists(id)) this.routes.delete(id);
+    for (const id of this.modernTries.keys()) if (!exists(id)) this.modernTries.delete(id);
   }
 
   /**

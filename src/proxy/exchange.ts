@@ -1,16 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { errors, type Dispatcher } from 'undici';
 import type { Clock, Random } from '../clock.js';
 import type { ErrorCode } from '../errors.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { CircuitBreaker } from '../resilience/breaker.js';
 import { DEADLINE_HEADER, Deadline } from '../resilience/deadline.js';
 import { nextStep, type FallbackReason } from '../resilience/failover.js';
-import { retryAfterMs, type FailureKind } from '../resilience/replay.js';
-import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type Side, type ResilienceSettings } from '../routing/schema.js';
+import type { HedgeTiming } from '../resilience/hedge-delay.js';
+import { isReplaySafe, retryAfterMs, type FailureKind } from '../resilience/replay.js';
+import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type ResilienceSettings, type Side } from '../routing/schema.js';
+import { Attempt, FAST_TIMER_RESOLUTION_MS, type AttemptHost } from './attempt.js';
 import { ClientGoneError, sendError, upstreamErrorCode, type ForwardOutcome } from './forward.js';
 import { clientResponseHeaders } from './headers.js';
+import { Hedge, admitHedge, type HedgeWinner } from './hedge.js';
 import { BodyTooLargeError } from './limits.js';
 import type { Resolution } from './resolve.js';
 import type { LiveBackends } from '../backends/live-backends.js';
@@ -19,6 +21,8 @@ import type { Upstream } from '../backends/upstream.js';
 export interface ExchangeContext {
   backends: LiveBackends;
   breakers: BreakerRegistry;
+  /** Each route's hedge delay, and where modern's try latencies go. */
+  hedging: HedgeTiming;
   clock: Clock;
   random: Random;
   /** True once the gateway is shutting down: answers then close their connection. */
@@ -33,16 +37,11 @@ export interface ExchangeOutcome extends ForwardOutcome {
   upstream: string | undefined;
   fallback: FallbackReason | undefined;
   tries: number;
+  /** Set when a copy of the request went to legacy: which try answered. */
+  hedge: HedgeWinner | undefined;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-/** Thrown into an attempt the exchange decided not to use, to free its socket. */
-class DiscardedError extends Error {
-  constructor() {
-    super('response discarded for a retry or fallback');
-  }
-}
 
 /**
  * One client request's way through the backends: tries the chosen side, and on failure retries
@@ -50,17 +49,19 @@ class DiscardedError extends Error {
  * all within the request's deadline. A backend's answer is committed to the client only once
  * the exchange knows it will not be replaced, so the client sees one response, never a mix.
  */
-export class Exchange {
+export class Exchange implements AttemptHost {
   private readonly resilience: ResilienceSettings;
   private readonly deadline: Deadline;
   private readonly tries: Record<Side, number> = { legacy: 0, modern: 0 };
   private fallback: FallbackReason | undefined;
   /**
-   * The backend of the latest try: the one whose answer the client gets, and whose budget a
-   * retry spends. Held, not looked up again: a change may have removed it from the live set.
+   * The backend of the latest try, or of the try whose answer the client gets once one is
+   * accepted. Held, not looked up again: a change may have removed it from the live set.
    */
-  private lastUpstream: Upstream | undefined;
+  private answering: Upstream | undefined;
   private current: Attempt | undefined;
+  /** Set when the request may be hedged to legacy (see hedge.ts). */
+  private readonly hedge: Hedge | undefined;
   private clientGone = false;
   private finished = false;
   private timer: NodeJS.Timeout | undefined;
@@ -84,6 +85,7 @@ export class Exchange {
     this.deadline = Deadline.fromHeader(header(req, DEADLINE_HEADER), this.resilience.deadlineMs, ctx.clock);
     // undici copies the headers when a try is dispatched, so one array serves every try.
     this.deadlineSlot = upstreamHeaders.push(DEADLINE_HEADER, '') - 1;
+    this.hedge = this.hedgeFor(resolution);
     res.once('close', () => {
       if (this.finished || res.writableFinished) return;
       this.clientGone = true;
@@ -93,6 +95,7 @@ export class Exchange {
         this.finish({ status: 499, error: new ClientGoneError() }, this.resolution.backend);
       }
       this.current?.abort(new ClientGoneError());
+      this.hedge?.abort(new ClientGoneError());
     });
   }
 
@@ -101,9 +104,27 @@ export class Exchange {
     this.attempt(this.resolution.backend);
   }
 
-  /** The named backend that serves `side` of this request's route. */
+  /** The named backend that serves `side` of this request's route: the one place it is looked up. */
   private upstream(side: Side): Upstream | undefined {
     return this.ctx.backends.forSide(this.resolution.route, side);
+  }
+
+  /** A hedge for a replay-safe request to modern on a route that hedges and may fall back; never for a streamed body. */
+  private hedgeFor({ route, backend }: Resolution): Hedge | undefined {
+    if (route === undefined || backend !== 'modern' || !this.resilience.fallback) return undefined;
+    if (!isReplaySafe({ method: this.req.method!, bodyReplayable: this.bodyReplayable, neverReached: false, toSameBackend: false })) return undefined;
+    const delayMs = this.ctx.hedging.delayMs(route);
+    return delayMs === null ? undefined : new Hedge(delayMs, () => this.sendHedge());
+  }
+
+  /** Modern has not started answering within the hedge delay: a copy to legacy, if its bulkhead and budget allow. */
+  private sendHedge(): void {
+    const remaining = this.deadline.remainingMs();
+    if (this.finished || this.clientGone || remaining <= 0) return;
+    const legacy = this.upstream('legacy');
+    if (legacy === undefined || !admitHedge(legacy)) return;
+    this.tries.legacy++;
+    this.hedge!.started(this.dispatch('legacy', legacy, undefined, remaining));
   }
 
   private get bodyReplayable(): boolean {
@@ -117,21 +138,30 @@ export class Exchange {
     const upstream = this.upstream(backend);
     // Only between two reloads of a table another process changed; never routed to the wrong service.
     if (upstream === undefined) return this.giveUp(backend, 'UPSTREAM_CONNECT_ERROR', `backend for the ${backend} side is not loaded yet`);
-    this.lastUpstream = upstream;
+    this.answering = upstream;
     this.tries[backend]++;
     const breaker = backend === 'modern' && this.resolution.route ? this.ctx.breakers.for(this.resolution.route) : undefined;
-    if (breaker !== undefined && !breaker.tryAcquire()) return this.failed(backend, 'breaker-open');
+    if (breaker !== undefined && !breaker.tryAcquire()) return this.failed(upstream, backend, 'breaker-open');
     if (!upstream.bulkhead.tryEnter()) {
       breaker?.release();
-      return this.failed(backend, 'bulkhead-full');
+      return this.failed(upstream, backend, 'bulkhead-full');
     }
+    this.current = this.dispatch(backend, upstream, breaker, remaining);
+    if (backend === 'modern') this.hedge?.arm(this.current);
+  }
+
+  /** Sends one try to `backend`, whose bulkhead (and breaker, for modern) admitted it. */
+  private dispatch(backend: Side, upstream: Upstream, breaker: CircuitBreaker | undefined, remaining: number): Attempt {
     const tryTimeout = this.resolution.route?.timeoutMs ?? DEFAULT_ROUTE_SETTINGS.timeoutMs;
+    const headersTimeout = Math.min(tryTimeout, remaining);
     const { connectTimeoutMs } = this.resilience;
-    this.current = new Attempt(this, backend, upstream, breaker, this.ctx.clock);
-    // The pool enforces its own connect timeout; a route's shorter one needs a timer of its own.
+    const attempt = new Attempt(this, backend, upstream, breaker, this.ctx.clock);
+    // The pool enforces its own connect timeout; a route's shorter one needs a timer of its own,
+    // and so does a timeout too short for undici's coarse clock.
     // Not for a streamed body: the abandoned attempt would destroy the client's stream when it ends.
-    if (connectTimeoutMs < upstream.connectTimeoutMs && this.bodyReplayable) {
-      this.current.limitConnect(Math.min(connectTimeoutMs, remaining));
+    if (this.bodyReplayable) {
+      if (connectTimeoutMs < upstream.connectTimeoutMs) attempt.limitConnect(Math.min(connectTimeoutMs, remaining));
+      if (headersTimeout < FAST_TIMER_RESOLUTION_MS) attempt.limitHead(headersTimeout);
     }
     this.upstreamHeaders[this.deadlineSlot] = String(remaining);
     upstream.pool.dispatch(
@@ -140,11 +170,12 @@ export class Exchange {
         method: this.req.method!,
         headers: this.upstreamHeaders,
         body: this.body,
-        headersTimeout: Math.min(tryTimeout, remaining),
+        headersTimeout,
         bodyTimeout: tryTimeout,
       },
-      this.current,
+      attempt,
     );
+    return attempt;
   }
 
   /**
@@ -153,22 +184,34 @@ export class Exchange {
    */
   judge(attempt: Attempt, status: number, rawHeaders: Buffer[]): boolean {
     const { backend } = attempt;
-    if (
-      backend === 'modern' &&
-      this.resilience.fallback &&
-      this.resilience.fallthroughStatuses.includes(status) &&
-      SAFE_METHODS.has(this.req.method!) &&
-      this.bodyReplayable
-    ) {
+    const fallsThrough = backend === 'modern' && this.fallsThrough(status);
+    const kind: FailureKind | undefined = status === 429 ? 'rate-limited' : status >= 500 ? 'upstream-5xx' : undefined;
+    this.hedge?.disarm();
+    if (this.hedge?.sent) {
+      // Racing: the first acceptable answer wins; no third try.
+      if (!this.hedge.answered(attempt, !fallsThrough && kind === undefined)) {
+        attempt.discard(() => {});
+        return false;
+      }
+      if (backend === 'legacy') this.fallback = 'hedge';
+      this.answering = attempt.upstream;
+      return true;
+    }
+    if (fallsThrough) {
       attempt.discard(() => this.fallBack(`fallthrough-${status}`));
       return false;
     }
-    const kind: FailureKind | undefined = status === 429 ? 'rate-limited' : status >= 500 ? 'upstream-5xx' : undefined;
     if (kind === undefined) return true;
-    const step = this.step(backend, kind, status, kind === 'rate-limited' ? retryAfterOf(rawHeaders, this.ctx.clock) : undefined);
+    const step = this.step(attempt.upstream, backend, kind, status, kind === 'rate-limited' ? retryAfterOf(rawHeaders, this.ctx.clock) : undefined);
     if (step.action === 'give-up') return true;
     attempt.discard(() => this.take(step, backend));
     return false;
+  }
+
+  /** A safe request modern answered with a status the route serves from legacy (not ported yet). */
+  private fallsThrough(status: number): boolean {
+    const { fallback, fallthroughStatuses } = this.resilience;
+    return fallback && fallthroughStatuses.includes(status) && SAFE_METHODS.has(this.req.method!) && this.bodyReplayable;
   }
 
   /** The response head for an answer from `backend`, with the gateway's own headers. */
@@ -185,15 +228,26 @@ export class Exchange {
   attemptFailed(attempt: Attempt, err: Error): void {
     if (this.clientGone || err instanceof ClientGoneError) return this.finish({ status: 499, error: err }, attempt.backend);
     if (err instanceof BodyTooLargeError) return this.giveUp(attempt.backend, 'BODY_TOO_LARGE', err.message, err);
-    this.failed(attempt.backend, failureKind(err), err);
+    this.hedge?.disarm();
+    if (this.hedge?.sent) {
+      // Racing: wait for the rival; with none left, the usual error answer.
+      if (this.hedge.failed(attempt)) return;
+      return this.giveUp(attempt.backend, upstreamErrorCode(err), undefined, err);
+    }
+    this.failed(attempt.upstream, attempt.backend, failureKind(err), err);
+  }
+
+  /** A modern try stopped waiting for its head (answered, failed or cancelled) after `ms`. */
+  modernTryEnded(ms: number): void {
+    this.ctx.hedging.recordModernTry(this.resolution.route!, ms);
   }
 
   attemptCompleted(attempt: Attempt, status: number, error?: Error): void {
     this.finish(error === undefined ? { status } : { status, error }, attempt.backend);
   }
 
-  private failed(backend: Side, kind: FailureKind, err?: Error): void {
-    const step = this.step(backend, kind);
+  private failed(upstream: Upstream, backend: Side, kind: FailureKind, err?: Error): void {
+    const step = this.step(upstream, backend, kind);
     if (step.action !== 'give-up') return this.take(step, backend);
     switch (kind) {
       case 'breaker-open':
@@ -205,7 +259,8 @@ export class Exchange {
     }
   }
 
-  private step(backend: Side, kind: FailureKind, status?: number, retryAfter?: number) {
+  /** What to do after a failed try on `upstream` (whose budget a retry would spend). */
+  private step(upstream: Upstream, backend: Side, kind: FailureKind, status?: number, retryAfter?: number) {
     return nextStep(
       { backend, kind, status, retryAfterMs: retryAfter, tries: this.tries[backend] },
       {
@@ -216,8 +271,7 @@ export class Exchange {
         hasIdempotencyKey: this.req.headers['idempotency-key'] !== undefined,
         remainingMs: this.deadline.remainingMs(),
       },
-      // The try that failed was on lastUpstream (step is only asked about the latest try).
-      this.lastUpstream!.budget,
+      upstream.budget,
       this.ctx.random,
     );
   }
@@ -249,7 +303,7 @@ export class Exchange {
     if (this.ctx.draining()) this.res.shouldKeepAlive = false;
     const headers = this.clientHeaders;
     headers.push('x-strangler-backend', backend);
-    if (this.lastUpstream !== undefined) headers.push('x-strangler-upstream', this.lastUpstream.name);
+    if (this.answering !== undefined) headers.push('x-strangler-upstream', this.answering.name);
     if (this.fallback !== undefined) headers.push('x-strangler-fallback', this.fallback);
     return headers;
   }
@@ -257,142 +311,14 @@ export class Exchange {
   private finish(outcome: ForwardOutcome, backend: Side): void {
     if (this.finished) return;
     this.finished = true;
-    this.done({
-      status: outcome.status,
-      error: outcome.error,
-      backend,
-      upstream: this.lastUpstream?.name,
-      fallback: this.fallback,
-      tries: this.tries.legacy + this.tries.modern,
-    });
+    this.hedge?.disarm();
+    const tries = this.tries.legacy + this.tries.modern;
+    const upstream = this.answering?.name;
+    this.done({ status: outcome.status, error: outcome.error, backend, upstream, fallback: this.fallback, tries, hedge: this.hedge?.outcome });
   }
 
   get response(): ServerResponse {
     return this.res;
-  }
-}
-
-/**
- * One try on one backend. Streams the answer to the client with backpressure once the exchange
- * accepts it; reports breaker outcomes and leaves the bulkhead exactly once.
- */
-class Attempt implements Dispatcher.DispatchHandler {
-  private abortUpstream: ((err?: Error) => void) | undefined;
-  private pendingAbort: Error | undefined;
-  private resume: (() => void) | undefined;
-  private status = 0;
-  private committed = false;
-  private discarded: (() => void) | undefined;
-  private settled = false;
-  private left = false;
-  /** Given up on before its connection opened: whatever undici reports later is ignored. */
-  private abandoned = false;
-  private connectTimer: NodeJS.Timeout | undefined;
-  private readonly startedAt: number;
-
-  constructor(
-    private readonly exchange: Exchange,
-    readonly backend: Side,
-    private readonly upstream: Upstream,
-    private readonly breaker: CircuitBreaker | undefined,
-    private readonly clock: Clock,
-  ) {
-    // Only the breaker needs the duration.
-    this.startedAt = breaker === undefined ? 0 : clock.now();
-  }
-
-  abort(err: Error): void {
-    if (this.abortUpstream) this.abortUpstream(err);
-    else this.pendingAbort = err;
-  }
-
-  /** Drops this attempt's answer; `next` runs once its socket is let go. */
-  discard(next: () => void): void {
-    this.discarded = next;
-  }
-
-  /** Fails the attempt as a connect error unless its connection opens within `ms`. */
-  limitConnect(ms: number): void {
-    this.connectTimer = setTimeout(() => {
-      this.connectTimer = undefined;
-      this.abandoned = true;
-      this.recordBreaker('failure');
-      // Nothing was written yet (undici writes only after onConnect), so any method may fall back.
-      this.exchange.attemptFailed(this, new errors.ConnectTimeoutError(`connect timeout (${ms} ms)`));
-    }, ms);
-  }
-
-  onConnect(abort: (err?: Error) => void): void {
-    if (this.connectTimer !== undefined) {
-      clearTimeout(this.connectTimer);
-      this.connectTimer = undefined;
-    }
-    // Aborting here stops undici before it writes a byte of the request.
-    if (this.abandoned) abort(new DiscardedError());
-    else if (this.pendingAbort) abort(this.pendingAbort);
-    else this.abortUpstream = abort;
-  }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true;
-    this.status = statusCode;
-    this.recordBreaker(statusCode >= 500 ? 'server-error' : 'success');
-    if (!this.exchange.judge(this, statusCode, rawHeaders)) {
-      this.leave();
-      this.abortUpstream?.(new DiscardedError());
-      return false;
-    }
-    this.committed = true;
-    this.resume = resume;
-    this.exchange.response.writeHead(statusCode, this.exchange.responseHeaders(this.backend, rawHeaders));
-    return true;
-  }
-
-  onData(chunk: Buffer): boolean {
-    if (!this.committed) return false;
-    const res = this.exchange.response;
-    const writable = res.write(chunk);
-    if (!writable) res.once('drain', this.resume!);
-    return writable;
-  }
-
-  onComplete(): void {
-    this.leave();
-    if (!this.committed) return;
-    this.exchange.response.end();
-    this.exchange.attemptCompleted(this, this.status);
-  }
-
-  onError(err: Error): void {
-    if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
-    this.leave();
-    if (this.abandoned) return;
-    if (this.discarded !== undefined) return this.discarded();
-    if (this.committed) {
-      // Mid-body failure: abort the client's connection so a truncated body is never taken as whole.
-      this.exchange.response.destroy(err);
-      return this.exchange.attemptCompleted(this, this.status, err);
-    }
-    // The client's fault is not the backend's.
-    this.recordBreaker(err instanceof ClientGoneError || err instanceof BodyTooLargeError ? 'released' : 'failure');
-    this.exchange.attemptFailed(this, err);
-  }
-
-  private recordBreaker(outcome: 'success' | 'server-error' | 'failure' | 'released'): void {
-    const breaker = this.breaker;
-    if (breaker === undefined || this.settled) return;
-    this.settled = true;
-    const duration = this.clock.now() - this.startedAt;
-    if (outcome === 'released') breaker.release();
-    else if (outcome === 'success' || (outcome === 'server-error' && !this.exchange.countsServerErrors)) breaker.onSuccess(duration);
-    else breaker.onFailure(duration);
-  }
-
-  /** Leaves the backend's bulkhead, once, whichever way the attempt ends. */
-  private leave(): void {
-    if (this.left) return;
-    this.left = true;
-    this.upstream.bulkhead.leave();
   }
 }
 

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { systemClock, systemRandom, type Clock, type Random } from '../clock.js';
 import type { TrafficSample } from '../observe/traffic-window.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
+import { FIXED_HEDGE_DELAYS, type HedgeTiming } from '../resilience/hedge-delay.js';
 import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS } from '../routing/schema.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
 import { Exchange, type ExchangeContext, type ExchangeOutcome } from './exchange.js';
@@ -26,6 +27,8 @@ export interface ProxyOptions {
   /** One line per request at info; undefined turns the access log off (failures are still logged). */
   accessLogger: Logger | undefined;
   breakers: BreakerRegistry;
+  /** Each route's hedge delay (default: `hedgeAfterMs` as it is, no percentiles). */
+  hedging?: HedgeTiming;
   /** Told of every request once it ends: metrics and the status window count them. */
   observer?: RequestObserver;
   clock?: Clock;
@@ -79,6 +82,7 @@ export class ProxyServer {
     this.exchangeContext = {
       backends: this.backends,
       breakers: this.breakers,
+      hedging: options.hedging ?? FIXED_HEDGE_DELAYS,
       clock: this.clock,
       random: this.random,
       draining: () => this.draining,
@@ -227,7 +231,7 @@ export class ProxyServer {
     requestId: string,
     resolution: Resolution | undefined,
     start: number,
-    outcome: ForwardOutcome & Partial<Pick<ExchangeOutcome, 'backend' | 'upstream' | 'fallback' | 'tries'>>,
+    outcome: ForwardOutcome & Partial<Pick<ExchangeOutcome, 'backend' | 'upstream' | 'fallback' | 'tries' | 'hedge'>>,
   ): void {
     const ms = performance.now() - start;
     if (resolution !== undefined && outcome.backend !== undefined) {
@@ -239,6 +243,7 @@ export class ProxyServer {
         status: outcome.status,
         durationMs: ms,
         fallback: outcome.fallback,
+        hedge: outcome.hedge,
       });
     }
     if (outcome.error === undefined && this.accessLogger === undefined) return;
@@ -251,6 +256,7 @@ export class ProxyServer {
       side: outcome.backend,
       status: outcome.status,
       fallback: outcome.fallback,
+      hedge: outcome.hedge,
       tries: outcome.tries,
       ms: Math.round(ms * 100) / 100,
     };

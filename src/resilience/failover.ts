@@ -10,6 +10,8 @@ export type FallbackReason =
   | 'connect-error'
   | 'upstream-5xx'
   | 'bulkhead-full'
+  /** A hedged request legacy answered first, while modern was still slow. */
+  | 'hedge'
   | `fallthrough-${number}`;
 
 export interface FailedTry {
@@ -48,9 +50,13 @@ const FALLBACK_REASON: Partial<Record<FailureKind, FallbackReason>> = {
 };
 
 /**
- * After a failed try: retry the same backend (transient failures only, within the retry
- * count, the deadline and the backend's retry budget), else fall back from modern to legacy
- * where replay is safe, else give up. Pure: the budget and randomness are passed in.
+ * After a failed try: fall back from modern to legacy at once where that is allowed (the route's
+ * fallback is on, the failure is one legacy can stand in for, and the request may be replayed to
+ * legacy), since legacy is healthy and already knows the answer; else retry the same backend
+ * (transient failures only, within the retry count, the deadline and the backend's retry
+ * budget); else give up. So modern is retried only when the route has no fallback, when the
+ * request may be replayed only to modern (a POST with `Idempotency-Key`), and for a 429, which
+ * never falls back. Pure: the budget and randomness are passed in.
  */
 export function nextStep(
   failed: FailedTry,
@@ -60,11 +66,6 @@ export function nextStep(
 ): FailoverStep {
   const neverReached = neverReachedBackend(failed.kind);
   const replay = { method: policy.method, bodyReplayable: policy.bodyReplayable, neverReached, hasIdempotencyKey: policy.hasIdempotencyKey };
-  if (isTransient(failed) && failed.tries <= policy.retries && isReplaySafe({ ...replay, toSameBackend: true })) {
-    const delayMs = failed.retryAfterMs ?? fullJitterDelay(failed.tries - 1, DEFAULT_BACKOFF.baseMs, DEFAULT_BACKOFF.capMs, random);
-    // The budget is asked last, so a retry it grants is a retry that happens.
-    if (delayMs < policy.remainingMs && budget.tryRetry()) return { action: 'retry', delayMs };
-  }
   const reason = FALLBACK_REASON[failed.kind];
   if (
     failed.backend === 'modern' &&
@@ -74,6 +75,11 @@ export function nextStep(
     isReplaySafe({ ...replay, toSameBackend: false })
   ) {
     return { action: 'fallback', reason };
+  }
+  if (isTransient(failed) && failed.tries <= policy.retries && isReplaySafe({ ...replay, toSameBackend: true })) {
+    const delayMs = failed.retryAfterMs ?? fullJitterDelay(failed.tries - 1, DEFAULT_BACKOFF.baseMs, DEFAULT_BACKOFF.capMs, random);
+    // The budget is asked last, so a retry it grants is a retry that happens.
+    if (delayMs < policy.remainingMs && budget.tryRetry()) return { action: 'retry', delayMs };
   }
   return { action: 'give-up' };
 }

@@ -83,10 +83,17 @@ export function entryLabel(input: unknown, section: 'routes' | 'backends', index
   return `${section}[${index}]${named}`;
 }
 
-/** The complete settings a spec declares, defaults filled in. */
-export function desiredRoute(spec: RouteSpec): DesiredRoute {
+/**
+ * The complete settings a spec declares, defaults filled in. Rules across fields (a breaker's
+ * `minimumCalls` above the default `windowSize`, a `hedgePercentile` without `hedgeAfterMs`) are
+ * checked here, against the filled-in settings: a VALIDATION_FAILED naming `routes[index] (id).field`.
+ */
+export function desiredRoute(spec: RouteSpec, index = 0): DesiredRoute {
   const { id, resilience, ...rest } = spec;
-  return { id, settings: RouteSettings.parse({ ...rest, resilience: mergeResilience(DEFAULT_RESILIENCE, resilience) }) };
+  const settings = parseOrThrow(RouteSettings, { ...rest, resilience: mergeResilience(DEFAULT_RESILIENCE, resilience) }, 'body', (path) =>
+    [`routes[${index}] (${id})`, ...path.map(String)].join('.'),
+  );
+  return { id, settings };
 }
 
 /** The operator-controlled settings of a route, by the keys of the RouteSettings schema. */

@@ -67,7 +67,10 @@ export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = { ...DEFAULT_BREAKER_OP
  */
 export const MAX_CONNECT_TIMEOUT_MS = 5_000;
 
-/** What happens when the modern side fails: retries, fallback to legacy, the overall deadline. */
+const HedgeAfterMs = z.number().int().min(1).max(600_000).nullable();
+const HedgePercentile = z.number().int().min(50).max(99).nullable();
+
+/** What happens when the modern side fails or is slow: retries, fallback and hedging to legacy, the overall deadline. */
 export const ResilienceSettings = z
   .object({
     /** Extra tries on the same backend for transient failures (connection errors, timeouts, 502/503/504, 429). */
@@ -81,9 +84,24 @@ export const ResilienceSettings = z
     /** Time to open a connection to the backend; a miss is a connect error, safe to fall back from. */
     // Defaulted so routes stored before this setting existed still read.
     connectTimeoutMs: z.number().int().min(1).max(MAX_CONNECT_TIMEOUT_MS).default(MAX_CONNECT_TIMEOUT_MS),
+    /**
+     * Hedging: a replay-safe request to modern that has not started answering after this many ms
+     * is also sent to legacy, and the first answer wins; null is off. With `hedgePercentile` it is
+     * the cap of the delay. Defaulted (null) so routes stored before hedging existed still read.
+     */
+    hedgeAfterMs: HedgeAfterMs.default(null),
+    /**
+     * Hedge after this percentile (50–99) of modern's own try latency on the route over the status
+     * window, at least 10 ms and at most `hedgeAfterMs`, which it requires; null is a fixed delay.
+     */
+    hedgePercentile: HedgePercentile.default(null),
     breaker: BreakerSettings,
   })
-  .strict();
+  .strict()
+  .refine((r) => r.hedgePercentile === null || r.hedgeAfterMs !== null, {
+    path: ['hedgePercentile'],
+    message: 'needs resilience.hedgeAfterMs, the longest the hedge may wait',
+  });
 export type ResilienceSettings = z.infer<typeof ResilienceSettings>;
 
 export const DEFAULT_RESILIENCE: ResilienceSettings = {
@@ -92,6 +110,8 @@ export const DEFAULT_RESILIENCE: ResilienceSettings = {
   fallthroughStatuses: [],
   deadlineMs: 60_000,
   connectTimeoutMs: MAX_CONNECT_TIMEOUT_MS,
+  hedgeAfterMs: null, // off: a hedge doubles the load on legacy for every slow request; turn it on per route
+  hedgePercentile: null,
   breaker: DEFAULT_BREAKER_SETTINGS,
 };
 
@@ -103,6 +123,8 @@ export const ResiliencePatch = z
     fallthroughStatuses: ResilienceSettings.shape.fallthroughStatuses.optional(),
     deadlineMs: ResilienceSettings.shape.deadlineMs.optional(),
     connectTimeoutMs: z.number().int().min(1).max(MAX_CONNECT_TIMEOUT_MS).optional(),
+    hedgeAfterMs: HedgeAfterMs.optional(),
+    hedgePercentile: HedgePercentile.optional(),
     breaker: z
       .object({
         failureRatePercent: z.number().int().min(1).max(100).optional(),

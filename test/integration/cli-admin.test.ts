@@ -62,8 +62,8 @@ const side = async (path: string, headers: Record<string, string> = {}) =>
 describe('strangler routes', () => {
   it('add, list, get, set, flip, rollback, history and rm, as text and as JSON', async () => {
     expect(await ok(['routes', 'add', 'orders', '--prefix', '/orders', '--reason', 'first cut'])).toBe('orders v1: /orders → legacy');
-    const added = await json(['routes', 'add', 'users', '--prefix', '/users', '--mode', 'canary', '--canary-percent', '10', '--set', 'resilience.retries=2', '--set', 'resilience.fallthroughStatuses=[404,501]', '--set', 'resilience.breaker.slowCallMs=800']);
-    expect(added).toMatchObject({ id: 'users', mode: 'canary', canaryPercent: 10, resilience: { retries: 2, fallthroughStatuses: [404, 501], breaker: { slowCallMs: 800 } } });
+    const added = await json(['routes', 'add', 'users', '--prefix', '/users', '--mode', 'canary', '--canary-percent', '10', '--set', 'resilience.retries=2', '--set', 'resilience.fallthroughStatuses=[404,501]', '--set', 'resilience.breaker.slowCallMs=800', '--set', 'resilience.hedgeAfterMs=200']);
+    expect(added).toMatchObject({ id: 'users', mode: 'canary', canaryPercent: 10, resilience: { retries: 2, fallthroughStatuses: [404, 501], hedgeAfterMs: 200, breaker: { slowCallMs: 800 } } });
 
     const list = await ok(['routes', 'list']);
     expect(list.split('\n')).toEqual([

@@ -64,6 +64,51 @@ describe('fallback to legacy', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it('falls back first: with modern hanging, every GET is answered by legacy after one modern try (one timeout, not two)', async () => {
+    const modern = await switchableModern();
+    modern.mode.now = 'hang';
+    gw = await startTestGateway({ modern });
+    // Retries allowed, and a breaker that stays closed, so every request meets the hanging modern.
+    await addRoute(gw, { retries: 2, breaker: { minimumCalls: 1000, windowSize: 1000 } }, { timeoutMs: 100 });
+    const requests = 12;
+    const answers = await Promise.all(Array.from({ length: requests }, () => get(gw!)));
+    for (const res of answers) {
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-strangler-backend')).toBe('legacy');
+      expect(res.headers.get('x-strangler-fallback')).toBe('timeout');
+      await res.arrayBuffer();
+    }
+    expect(modern.received).toHaveLength(requests); // one try each, no retry on modern
+    expect(gw.legacy.received).toHaveLength(requests);
+    const metrics = await fetch(gw.adminUrl + '/metrics').then((r) => r.text());
+    expect(metrics).toMatch(/strangler_retries_total\{backend="modern",side="modern"\} 0/);
+  });
+
+  it('with fallback off, a hanging modern is retried on modern as before', async () => {
+    const modern = await switchableModern();
+    modern.mode.now = 'hang';
+    gw = await startTestGateway({ modern });
+    await addRoute(gw, { retries: 1, fallback: false }, { timeoutMs: 100 });
+    const res = await get(gw);
+    expect(res.status).toBe(504);
+    expect(modern.received).toHaveLength(2);
+    expect(gw.legacy.received).toHaveLength(0);
+  });
+
+  it('a short timeout is kept: modern answering after 4× timeoutMs is too late (undici alone checks it only every half second)', async () => {
+    const modern = await startBackend('modern', (req, res) => {
+      req.resume();
+      setTimeout(() => res.destroyed || res.writeHead(200).end('late'), 400);
+    });
+    gw = await startTestGateway({ modern });
+    await addRoute(gw, { retries: 0, breaker: { minimumCalls: 1000, windowSize: 1000 } }, { timeoutMs: 100 });
+    const answers = await Promise.all(Array.from({ length: 5 }, () => get(gw!)));
+    for (const res of answers) {
+      expect(res.headers.get('x-strangler-fallback')).toBe('timeout');
+      await res.arrayBuffer();
+    }
+  });
+
   it('never replays a POST that may have reached modern: legacy gets zero copies', async () => {
     const modern = await switchableModern();
     modern.mode.now = 'reset-after-body';
@@ -267,11 +312,38 @@ describe('resilience settings through the admin API', () => {
     expect(res.body.resilience).toMatchObject({ retries: 1, fallback: true, breaker: { openMs: 5_000, windowSize: 20, minimumCalls: 10 } });
   });
 
+  it('stores hedge settings, and refuses dropping the cap while a percentile needs it', async () => {
+    gw = await startTestGateway();
+    await addRoute(gw, {});
+    expect((await admin(gw, 'GET', '/routes/orders')).body.resilience).toMatchObject({ hedgeAfterMs: null, hedgePercentile: null });
+    const set = await admin(gw, 'PATCH', '/routes/orders', { resilience: { hedgeAfterMs: 250, hedgePercentile: 95 } });
+    expect(set.status).toBe(200);
+    expect(set.body.resilience).toMatchObject({ hedgeAfterMs: 250, hedgePercentile: 95, retries: 1 });
+    const drop = await admin(gw, 'PATCH', '/routes/orders', { resilience: { hedgeAfterMs: null } });
+    expect(drop.status).toBe(400);
+    expect(drop.body.error.message).toContain('resilience.hedgePercentile');
+    const off = await admin(gw, 'PATCH', '/routes/orders', { resilience: { hedgeAfterMs: null, hedgePercentile: null } });
+    expect(off.body.resilience).toMatchObject({ hedgeAfterMs: null, hedgePercentile: null });
+  });
+
+  it('refuses a route file whose settings break a rule across fields with a 400 naming the entry, never a 500', async () => {
+    gw = await startTestGateway();
+    for (const resilience of [{ hedgePercentile: 95 }, { breaker: { minimumCalls: 50 } }]) {
+      const res = await admin(gw, 'POST', '/apply', { routes: [{ id: 'a', pathPrefix: '/a', resilience }], dryRun: true });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_FAILED');
+      expect(res.body.error.message).toMatch(/^routes\[0\] \(a\)\.resilience\./);
+    }
+  });
+
   it.each([
     [{ breaker: { minimumCalls: 50 } }, 'resilience.breaker.minimumCalls'],
     [{ retries: 9 }, 'resilience.retries'],
     [{ bogus: true }, 'resilience'],
     [{ fallthroughStatuses: [200] }, 'resilience.fallthroughStatuses.0'],
+    [{ hedgeAfterMs: 0 }, 'resilience.hedgeAfterMs'],
+    [{ hedgePercentile: 95 }, 'resilience.hedgePercentile'],
+    [{ hedgeAfterMs: 200, hedgePercentile: 99.9 }, 'resilience.hedgePercentile'],
   ])('refuses %j with a 400 naming %s, never a 500', async (resilience, field) => {
     gw = await startTestGateway();
     await addRoute(gw, {});
@@ -344,6 +416,21 @@ describe.skipIf(!hasPython)('per-route connect timeout', () => {
     expect(res.status).toBe(502);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UPSTREAM_CONNECT_ERROR');
     expect(gw.legacy.received).toHaveLength(0);
+  });
+
+  it('a hedge that wins while modern is still connecting: the cancelled try\'s connect timer never fires', async () => {
+    const modern = await blackholeBackend();
+    gw = await startTestGateway({ modern });
+    await addRoute(gw, { retries: 0, connectTimeoutMs: 200, hedgeAfterMs: 20 });
+    const res = await get(gw);
+    expect(res.headers.get('x-strangler-fallback')).toBe('hedge');
+    expect(await res.text()).toContain('legacy');
+    await sleep(400); // past the connect timeout: nothing more may happen to the answered request
+    const after = await get(gw, '/plain');
+    expect(after.status).toBe(200);
+    expect(gw.legacy.received).toHaveLength(2);
+    const breakers = (await admin(gw, 'GET', '/breakers')).body.breakers[0];
+    expect(breakers).toMatchObject({ callsInWindow: 0 }); // released, not a failure
   });
 
   it('refuses a connect timeout above the pool limit', async () => {

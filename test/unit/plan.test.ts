@@ -9,7 +9,7 @@ import {
   settingsOf,
   specOf,
 } from '../../src/routing/route-file.js';
-import { DEFAULT_RESILIENCE, RouteSettings } from '../../src/routing/schema.js';
+import { DEFAULT_RESILIENCE, ResilienceSettings, RouteSettings } from '../../src/routing/schema.js';
 import { route } from '../helpers/routes.js';
 
 const desired = (id: string, pathPrefix: string, extra: Record<string, unknown> = {}) =>
@@ -83,6 +83,47 @@ describe('diffSettings', () => {
       { field: 'resilience.breaker.slowCallMs', from: null, to: 500 },
     ]);
     expect(diffSettings(a, a)).toEqual([]);
+  });
+});
+
+describe('hedge settings', () => {
+  it('show in the plan diff by their dotted paths and round-trip through a route file', () => {
+    const current = route('/orders', { id: 'orders', version: 2 });
+    const want = desired('orders', '/orders', { resilience: { hedgeAfterMs: 200, hedgePercentile: 95 } });
+    expect(planChanges([current], [want], false).changes).toEqual([
+      {
+        action: 'update',
+        id: 'orders',
+        version: 2,
+        changes: [
+          { field: 'resilience.hedgeAfterMs', from: null, to: 200 },
+          { field: 'resilience.hedgePercentile', from: null, to: 95 },
+        ],
+      },
+    ]);
+    const applied = { ...current, ...want.settings };
+    const spec = parseRouteFile(RouteFile, JSON.parse(JSON.stringify({ routes: [specOf(applied)] }))).routes[0]!;
+    expect(desiredRoute(spec).settings.resilience).toMatchObject({ hedgeAfterMs: 200, hedgePercentile: 95 });
+  });
+
+  it('read as off from resilience settings stored before hedging existed', () => {
+    const { hedgeAfterMs: _a, hedgePercentile: _p, ...stored } = DEFAULT_RESILIENCE;
+    expect(ResilienceSettings.parse(stored)).toEqual(DEFAULT_RESILIENCE);
+  });
+
+  it('refuse a percentile without hedgeAfterMs, its cap, naming the entry and field (a 400, never a 500)', () => {
+    const spec = RouteFile.parse({ routes: [{ id: 'a', pathPrefix: '/a', resilience: { hedgePercentile: 95 } }] }).routes[0]!;
+    let caught: unknown;
+    try {
+      desiredRoute(spec, 3);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(GatewayError);
+    expect((caught as GatewayError).code).toBe('VALIDATION_FAILED');
+    expect((caught as GatewayError).message).toMatch(/^routes\[3\] \(a\)\.resilience\.hedgePercentile: needs resilience\.hedgeAfterMs/);
+    expect(() => ResilienceSettings.parse({ ...DEFAULT_RESILIENCE, hedgePercentile: 95 })).toThrow(/hedgeAfterMs/);
+    expect(ResilienceSettings.parse({ ...DEFAULT_RESILIENCE, hedgeAfterMs: 300, hedgePercentile: 95 }).hedgePercentile).toBe(95);
   });
 });
 

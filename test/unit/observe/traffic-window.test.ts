@@ -92,3 +92,23 @@ describe('bucketOf', () => {
     expect(bucketOf(Number.POSITIVE_INFINITY)).toBe(63);
   });
 });
+
+describe('modern try latency', () => {
+  it('is kept apart from the client-observed figures, per route, and leaves with the window', () => {
+    const clock = fakeClock();
+    const w = new TrafficWindow(clock);
+    for (let i = 0; i < 10; i++) w.record(sample({ durationMs: 400, servedBy: 'legacy', fallback: 'hedge' }));
+    for (let i = 0; i < 10; i++) w.recordModernTry('orders', 30);
+    const p95 = w.modernTryPercentile('orders', 95)!;
+    expect(p95).toBeGreaterThanOrEqual(30);
+    expect(p95).toBeLessThanOrEqual(37.5); // a bucket bound within 25% above
+    expect(w.summary('orders').modern.p50Ms).toBeGreaterThanOrEqual(400); // the client's view is its own
+    expect(w.summary('orders').modern.requests).toBe(10); // tries are not requests
+    expect(w.modernTryPercentile('users', 95)).toBeNull();
+    clock.t += 300_000;
+    expect(w.modernTryPercentile('orders', 95)).toBeNull();
+    w.recordModernTry('gone', 5);
+    w.retain((id) => id === 'orders');
+    expect(w.modernTryPercentile('gone', 50)).toBeNull();
+  });
+});
