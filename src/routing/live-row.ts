@@ -1,5 +1,6 @@
 import { DEFAULT_BACKEND_NAMES } from '../backends/schema.js';
 import { DEFAULT_RESILIENCE, ResilienceSettings, mergeResilience, type Mode, type ResiliencePatch, type Route } from './schema.js';
+import { deepFreeze } from './freeze.js';
 import type { RouteRow } from './store.js';
 
 /**
@@ -10,23 +11,34 @@ import type { RouteRow } from './store.js';
  */
 export class LiveRowReader {
   private readonly resilience = new Map<string, ResilienceSettings>();
+  /** Strings most routes share (modes, sticky keys, backend names, timestamps of one bulk apply): one copy each. */
+  private readonly strings = new Map<string, string>();
 
   read(row: RouteRow): Route {
     return {
       id: row.id,
       pathPrefix: row.path_prefix,
-      mode: row.mode as Mode,
+      mode: this.shared(row.mode) as Mode,
       canaryPercent: row.canary_percent,
-      stickyKey: row.sticky_key,
+      stickyKey: this.shared(row.sticky_key),
       timeoutMs: row.timeout_ms,
       maxBodyBytes: row.max_body_bytes,
       resilience: this.resilienceOf(row.resilience),
-      legacyBackend: row.legacy_backend ?? DEFAULT_BACKEND_NAMES.legacy,
-      modernBackend: row.modern_backend ?? DEFAULT_BACKEND_NAMES.modern,
+      legacyBackend: this.shared(row.legacy_backend ?? DEFAULT_BACKEND_NAMES.legacy),
+      modernBackend: this.shared(row.modern_backend ?? DEFAULT_BACKEND_NAMES.modern),
       version: row.version,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
+      createdAt: this.shared(row.created_at),
+      updatedAt: this.shared(row.updated_at),
     };
+  }
+
+  private shared(value: string): string {
+    const known = this.strings.get(value);
+    if (known !== undefined) return known;
+    // Bounded: past it, a fresh start (the strings already in routes stay shared).
+    if (this.strings.size >= 10_000) this.strings.clear();
+    this.strings.set(value, value);
+    return value;
   }
 
   private resilienceOf(json: string): ResilienceSettings {
@@ -38,9 +50,4 @@ export class LiveRowReader {
     }
     return settings;
   }
-}
-
-function deepFreeze<T extends object>(value: T): T {
-  for (const v of Object.values(value)) if (v !== null && typeof v === 'object') deepFreeze(v as object);
-  return Object.freeze(value);
 }

@@ -66,6 +66,38 @@ export function hasChanges(plan: Pick<Plan, 'changes'> & Partial<Pick<Plan, 'bac
 export const Plan = RoutePlan.extend({ backends: BackendPlan });
 export type Plan = z.infer<typeof Plan>;
 
-/** `POST /apply`'s answer: the plan, and whether it was carried out (false for a dry run). */
-export const ApplyResult = z.object({ applied: z.boolean(), plan: Plan });
+/** Changes per action. */
+export const PlanCounts = z.object({ create: z.number().int(), update: z.number().int(), delete: z.number().int(), unchanged: z.number().int() });
+export type PlanCounts = z.infer<typeof PlanCounts>;
+
+/** The answer lists at most this many route changes; `summary` counts them all. */
+export const MAX_LISTED_CHANGES = 10_000;
+
+/**
+ * `POST /apply`'s answer: the plan, and whether it was carried out (false for a dry run). A file
+ * of a million routes would make an answer of hundreds of megabytes, so past MAX_LISTED_CHANGES
+ * the list is cut (`truncated`); `summary` always counts every change.
+ */
+export const ApplyResult = z.object({
+  applied: z.boolean(),
+  plan: Plan,
+  summary: z.object({ routes: PlanCounts, backends: PlanCounts }),
+  truncated: z.boolean(),
+});
 export type ApplyResult = z.infer<typeof ApplyResult>;
+
+export function applyResult(plan: Plan, applied: boolean): ApplyResult {
+  const truncated = plan.changes.length > MAX_LISTED_CHANGES;
+  return {
+    applied,
+    plan: truncated ? { ...plan, changes: plan.changes.slice(0, MAX_LISTED_CHANGES) } : plan,
+    summary: { routes: countOf(plan.changes), backends: countOf(plan.backends.changes) },
+    truncated,
+  };
+}
+
+function countOf(changes: readonly { action: keyof PlanCounts }[]): PlanCounts {
+  const counts = { create: 0, update: 0, delete: 0, unchanged: 0 };
+  for (const c of changes) counts[c.action]++;
+  return counts;
+}

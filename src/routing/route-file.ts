@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { BackendSpec } from '../backends/plan.js';
 import { parseOrThrow } from '../validation.js';
-import { DEFAULT_RESILIENCE, RouteCreate, RouteId, RouteSettings, mergeResilience, type Route } from './schema.js';
+import { deepFreeze } from './freeze.js';
+import { DEFAULT_RESILIENCE, ResilienceSettings, RouteCreate, RouteId, RouteSettings, mergeResilience, type Route } from './schema.js';
 
 /**
  * A route as a route file declares it: an id plus the same settings `POST /routes` takes. A
@@ -89,12 +90,21 @@ export function entryLabel(input: unknown, section: 'routes' | 'backends', index
  * checked here, against the filled-in settings: a VALIDATION_FAILED naming `routes[index] (id).field`.
  */
 export function desiredRoute(spec: RouteSpec, index = 0): DesiredRoute {
-  const { id, resilience, ...rest } = spec;
-  const settings = parseOrThrow(RouteSettings, { ...rest, resilience: mergeResilience(DEFAULT_RESILIENCE, resilience) }, 'body', (path) =>
-    [`routes[${index}] (${id})`, ...path.map(String)].join('.'),
-  );
-  return { id, settings };
+  const { id, resilience: patch, ...rest } = spec;
+  const label = (path: readonly PropertyKey[]) => [`routes[${index}] (${id})`, ...path.map(String)].join('.');
+  // A file of a million routes mostly shares a handful of resilience settings: one frozen copy each.
+  const key = JSON.stringify(patch ?? {});
+  let resilience = resilienceByPatch.get(key);
+  if (resilience === undefined) {
+    resilience = deepFreeze(parseOrThrow(ResilienceSettings, mergeResilience(DEFAULT_RESILIENCE, patch), 'body', (path) => label(['resilience', ...path])));
+    if (resilienceByPatch.size < 1_000) resilienceByPatch.set(key, resilience);
+  }
+  const settings = parseOrThrow(RouteSettings.omit({ resilience: true }), rest, 'body', label);
+  return { id, settings: { ...settings, resilience } };
 }
+
+/** Resilience settings by the patch they were made from. */
+const resilienceByPatch = new Map<string, ResilienceSettings>();
 
 /** The operator-controlled settings of a route, by the keys of the RouteSettings schema. */
 export function settingsOf(route: Route): RouteSettings {

@@ -1,6 +1,6 @@
 import { desiredBackend } from '../backends/plan.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.js';
-import type { ApplyResult } from '../routing/plan.js';
+import { applyResult } from '../routing/plan.js';
 import { ApplyRequest, desiredRoute, parseRouteFile } from '../routing/route-file.js';
 import type { ChangeMeta } from '../routing/schema.js';
 import type { RouteStore } from '../routing/store.js';
@@ -46,7 +46,7 @@ export function runApplyJob(store: RouteStore, job: ApplyJob): ApplyOutcome {
     const meta = { ...job.meta, reason: input.reason ?? job.meta.reason };
     const desiredBackends = input.backends?.map(desiredBackend);
     const plan = store.apply(input.routes.map(desiredRoute), { prune: input.prune, dryRun: input.dryRun, backends: desiredBackends }, meta);
-    const result: ApplyResult = { applied: !input.dryRun, plan };
+    const result = applyResult(plan, !input.dryRun);
     const changedOf = <C extends { action: string }>(changes: C[], key: (c: C) => string) =>
       input.dryRun ? [] : changes.filter((c) => c.action !== 'unchanged').map(key);
     const routes = changedOf(plan.changes, (c) => c.id);

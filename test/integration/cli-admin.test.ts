@@ -221,7 +221,7 @@ describe('strangler export and apply', () => {
 
     const notYaml = await cli(['apply', '-f', writeFile('broken.yaml', 'routes: [\n')]);
     expect(notYaml.code).toBe(1);
-    expect(notYaml.stderr).toMatch(/is not valid YAML: /);
+    expect(notYaml.stderr).toMatch(/is not valid YAML or JSON: /);
     expect((await cli(['apply', '-f', join(temp.dir, 'missing.yaml')])).stderr).toMatch(/^strangler: cannot read .*missing\.yaml: ENOENT/);
   });
 
