@@ -202,7 +202,8 @@ function gateway(options: GatewayOptions): BenchConfig {
   };
 }
 
-async function startGateway(ctx: Context, key: string, db: string, routeCount: number): Promise<Target> {
+/** A gateway process on `db`, ready once `/readyz` reports `routeCount` routes; `logLevel` defaults to info (every feature on). */
+export async function startGateway(ctx: Context, key: string, db: string, routeCount: number, logLevel = 'info', readyTimeoutMs = 20_000): Promise<Target & { adminUrl: string }> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const logFile = join(ctx.tmp, `${key}.log`);
   const fd = openSync(logFile, 'w');
@@ -219,7 +220,7 @@ async function startGateway(ctx: Context, key: string, db: string, routeCount: n
         ...['--legacy', ctx.backendUrl, '--modern', ctx.backendUrl, '--db', db],
         ...['--port', String(port), '--host', '127.0.0.1'],
         ...['--admin-port', String(adminPort), '--admin-host', '127.0.0.1'],
-        ...['--log-level', 'info', '--shutdown-grace-ms', '2000'],
+        ...['--log-level', logLevel, '--shutdown-grace-ms', '2000'],
       ],
       { cpu: ctx.placement.proxyCpu, stdout: fd },
     );
@@ -227,12 +228,12 @@ async function startGateway(ctx: Context, key: string, db: string, routeCount: n
     closeSync(fd); // the child has its own copy
   }
   const adminUrl = `http://127.0.0.1:${adminPort}`;
-  await waitFor(child, 20_000, `readiness with ${routeCount} routes`, async () => {
+  await waitFor(child, readyTimeoutMs, `readiness with ${routeCount} routes`, async () => {
     const res = await probe(`${adminUrl}/readyz`);
     const body = res.status === 200 ? (JSON.parse(res.body) as { routes: number }) : undefined;
     return body?.routes === routeCount ? true : undefined;
   });
-  return { url: `http://127.0.0.1:${port}`, pid: child.pid, logFile, stop: () => stopChild(child) };
+  return { url: `http://127.0.0.1:${port}`, adminUrl, pid: child.pid, logFile, stop: () => stopChild(child) };
 }
 
 /** The route and side the gateway says it used (its x-strangler-* response headers). */

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { ConfigKey } from './configs.js';
+import { renderScale, type ScalePoint } from './scale.js';
 import type { LoadGen, LoadResult } from './load.js';
 import type { MemoryResult } from './memory.js';
 import { ROOT } from './procs.js';
@@ -70,6 +71,8 @@ export interface Report {
   targets: Check[];
   memory: MemoryResult | { error: string } | undefined;
   rss10kIdleMiB: number | undefined;
+  /** The route table at scale (bench/scale.ts). */
+  scale: ScalePoint[];
   breaker: string;
   notes: string[];
   failures: string[];
@@ -271,6 +274,7 @@ export function renderMarkdown(report: Report): string {
   }
   lines.push('', `Gateway RSS with 10,000 routes loaded, idle after start: ${num(report.rss10kIdleMiB, 1)} MiB.`, '');
 
+  if (report.scale.length) lines.push(renderScale(report.scale));
   if (report.notes.length) lines.push('## Notes', '', ...report.notes.map((n) => `- ${n}`), '');
   if (report.failures.length) lines.push('## FAILURES', '', ...report.failures.map((f) => `- ${f}`), '');
   return lines.join('\n');

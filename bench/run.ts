@@ -17,6 +17,7 @@ import { BREAKER_STATUS } from './breaker.js';
 import { CONFIGS, GATEWAY_1_ROUTE, type BenchConfig, type Context, type Target } from './configs.js';
 import { chooseLoadGen, runLoad, type LoadGen, type LoadResult } from './load.js';
 import { measureLargeBodies } from './memory.js';
+import { measureScale, renderScale, type ScalePoint } from './scale.js';
 import {
   benchScript,
   choosePlacement,
@@ -46,6 +47,8 @@ const MiB = 1024 * 1024;
 
 interface Args {
   quick: boolean;
+  /** Only the route table at scale. */
+  scaleOnly: boolean;
   loadgen: string | undefined;
   profile: string | undefined;
   /** Profile with the 1 MiB body instead of the ~100-byte one. */
@@ -53,10 +56,11 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, loadgen: undefined, profile: undefined, large: false };
+  const args: Args = { quick: false, scaleOnly: false, loadgen: undefined, profile: undefined, large: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     if (flag === '--quick') args.quick = true;
+    else if (flag === '--scale') args.scaleOnly = true;
     else if (flag === '--loadgen') args.loadgen = inline ?? argv[++i];
     else if (flag === '--profile') args.profile = inline ?? 'gw-1';
     else if (flag === '--large') args.large = true;
@@ -119,6 +123,13 @@ async function main(): Promise<number> {
     const backend = await startBackend(placement);
     const ctx: Context = { backendUrl: backend, tmp, placement };
     if (args.profile !== undefined) return await runProfile(ctx, args.profile, loadgen, args.quick, args.large);
+    if (args.scaleOnly) {
+      const failures: string[] = [];
+      const md = renderScale(await scaleTest(ctx, args.quick, failures));
+      process.stdout.write(`\n${md}\n`);
+      log(`wrote ${writeResult(args.quick ? 'scale-quick.md' : 'scale.md', md)}`);
+      return failures.length ? 1 : 0;
+    }
     return await benchmark(ctx, plan, loadgen, args.quick);
   } finally {
     await cleanup();
@@ -209,6 +220,7 @@ async function benchmark(ctx: Context, plan: Report['plan'], loadgen: LoadGen, q
   // Stop the proxies (the backend stays: the memory test needs it).
   await Promise.all(running.map((r) => r.target.stop()));
   const memory = await memoryTest(ctx, failures);
+  const scale = await scaleTest(ctx, quick, failures);
 
   const byKey = new Map(results.map((r) => [r.key, r]));
   const ratios = computeRatios(byKey);
@@ -224,6 +236,7 @@ async function benchmark(ctx: Context, plan: Report['plan'], loadgen: LoadGen, q
     targets: checkTargets(byKey, ratios, memory),
     memory,
     rss10kIdleMiB: byKey.get('gw-10k')?.rssStartMiB,
+    scale,
     breaker: BREAKER_STATUS,
     notes: notes(results, loadgen),
     failures,
@@ -249,6 +262,22 @@ function defaultVerify(config: BenchConfig) {
       throw new Error(`GET ${config.smallPath}: status ${res.status}: ${res.body.slice(0, 200)}`);
     }
   };
+}
+
+/** The route table at 100,000 and 1,000,000 routes (10,000 in a smoke run). */
+async function scaleTest(ctx: Context, quick: boolean, failures: string[]): Promise<ScalePoint[]> {
+  const points: ScalePoint[] = [];
+  for (const routes of quick ? [10_000] : [100_000, 1_000_000]) {
+    try {
+      const point = await measureScale(ctx, routes, quick ? 1 : 10, log);
+      failures.push(...point.failures.map((f) => `scale ${routes}: ${f}`));
+      points.push(point);
+    } catch (err) {
+      failures.push(`scale ${routes}: ${(err as Error).message}`);
+      log(`scale ${routes} FAILED: ${(err as Error).message}`);
+    }
+  }
+  return points;
 }
 
 /** The 50 MiB upload/download on a fresh 1-route gateway, so earlier load does not hide growth. */
