@@ -26,6 +26,8 @@ export interface ScalePoint {
   /** Per change: ms from the PATCH being sent until the data plane of this process / the other process uses it. */
   liveHereMs: number[];
   liveThereMs: number[];
+  /** The longest the serving event loop was held while each admin operation ran (prom-client's nodejs_eventloop_lag_max_seconds). */
+  adminLagMs: { op: string; ms: number }[];
   failures: string[];
 }
 
@@ -42,6 +44,7 @@ export const SCALE_TARGETS = {
   liveThereMs: 1_000,
   p99Ratio: 2,
   maxExtraMs: 100,
+  adminLagMs: 20,
   startupMs: (routes: number) => (routes <= 100_000 ? 2_000 : 10_000),
   rssMiB: (routes: number) => (routes <= 100_000 ? 250 : 1024),
 };
@@ -87,12 +90,51 @@ export async function measureScale(ctx: Context, routes: number, loadS: number, 
         await new Promise((r) => setTimeout(r, Math.max(0, 1_000 - (performance.now() - started))));
       }
     });
+    const adminLagMs = await adminLags(here.adminUrl, file, failures);
     const rssEndMiB = (rssBytes(here.pid!) ?? NaN) / MiB;
     if (quiet.errors + changing.errors > 0) failures.push(`${quiet.errors + changing.errors} data-plane requests failed`);
-    return { routes, applyMs, applyLiveMs, startupMs, rssReadyMiB, rssEndMiB, quiet, changing, liveHereMs, liveThereMs, failures };
+    return { routes, applyMs, applyLiveMs, startupMs, rssReadyMiB, rssEndMiB, quiet, changing, liveHereMs, liveThereMs, adminLagMs, failures };
   } finally {
     await Promise.all([here.stop(), there.stop()]);
   }
+}
+
+/**
+ * Each admin operation, with the gateway's own event-loop monitor read before and after it: the
+ * longest the serving loop was held while it ran.
+ */
+async function adminLags(adminUrl: string, file: string, failures: string[]): Promise<{ op: string; ms: number }[]> {
+  const call = async (method: string, path: string, body?: string) => {
+    const res = await fetch(adminUrl + path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body });
+    if (res.status >= 300) failures.push(`${method} ${path}: ${res.status}`);
+    return res.text();
+  };
+  const lagMax = async () => Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(await call('GET', '/metrics'))?.[1] ?? NaN) * 1_000;
+  const ops: [string, () => Promise<unknown>][] = [
+    ['PATCH one route', () => call('PATCH', '/routes/svc-1', JSON.stringify({ canaryPercent: 7, mode: 'canary' }))],
+    ['GET /routes (a page of 1,000)', () => call('GET', '/routes')],
+    ['GET /routes/:id/history', () => call('GET', '/routes/svc-1/history')],
+    ['GET /status (a page of 1,000)', () => call('GET', '/status')],
+    ['GET /metrics', () => call('GET', '/metrics')],
+    [
+      'export (every page of /routes)',
+      async () => {
+        for (let after: string | null = null; ; ) {
+          const page = JSON.parse(await call('GET', `/routes?limit=10000${after === null ? '' : `&after=${encodeURIComponent(after)}`}`)) as { next: string | null };
+          if (page.next === null) return;
+          after = page.next;
+        }
+      },
+    ],
+    ['POST /apply of the whole file again (no changes)', () => call('POST', '/apply', file)],
+  ];
+  const lags: { op: string; ms: number }[] = [];
+  for (const [op, run] of ops) {
+    await lagMax(); // resets the monitor
+    await run();
+    lags.push({ op, ms: await lagMax() });
+  }
+  return lags;
 }
 
 /** Polls a gateway's data plane until route `svc-<id>` answers from `mode`'s side; ms since `since`. */
@@ -184,6 +226,16 @@ export function renderScale(points: readonly ScalePoint[]): string {
       `| start-up to ready < ${t.startupMs(p.routes)} ms | ${n} | ${ms(p.startupMs)} | ${status(p.startupMs < t.startupMs(p.routes))} |`,
       `| RSS < ${t.rssMiB(p.routes)} MiB | ${n} | ${Math.max(p.rssReadyMiB, p.rssEndMiB).toFixed(0)} MiB | ${status(Math.max(p.rssReadyMiB, p.rssEndMiB) < t.rssMiB(p.routes))} |`,
     );
+  }
+  if (points.some((p) => p.adminLagMs.length > 0)) {
+    lines.push(
+      '',
+      `Longest hold of the serving event loop during each admin operation (the gateway's own monitor, 10 ms resolution; target ≤ ${t.adminLagMs} ms at 100,000 routes):`,
+      '',
+      `| operation | ${points.map((p) => `${p.routes.toLocaleString('en')} routes`).join(' | ')} |`,
+      `|---|${points.map(() => '---:').join('|')}|`,
+    );
+    for (const [i, { op }] of points[0]!.adminLagMs.entries()) lines.push(`| ${op} | ${points.map((p) => `${p.adminLagMs[i]?.ms.toFixed(1) ?? '—'} ms`).join(' | ')} |`);
   }
   for (const p of points) for (const f of p.failures) lines.push('', `- ${p.routes.toLocaleString('en')} routes: ${f}`);
   return lines.join('\n') + '\n';

@@ -8,7 +8,7 @@ import { admin, startTestGateway, type TestGateway } from '../helpers/servers.js
  * thread, traffic keeps flowing meanwhile, and changes made under load all become visible.
  * Latency figures are printed for the bench's section, never asserted.
  */
-const COUNT = Number(process.env.LARGE_ROUTES ?? (process.env.CHAOS ? 100_000 : 20_000));
+const COUNT = Number(process.env.LARGE_ROUTES ?? 100_000);
 
 let gw: TestGateway | undefined;
 afterEach(async () => {
@@ -29,7 +29,7 @@ async function until(check: () => Promise<boolean>, what: string, ms = 30_000): 
 }
 
 describe(`a table of ${COUNT.toLocaleString('en')} routes`, () => {
-  it('is applied off the serving thread while requests keep being answered, then every change is live', async () => {
+  it('is applied off the serving thread while requests keep being answered; then changes under load are all live at once', async () => {
     gw = await startTestGateway();
     const body = JSON.stringify(routeFile(COUNT));
     expect(Buffer.byteLength(body)).toBeGreaterThan(IN_THREAD_APPLY_BYTES);
@@ -67,21 +67,15 @@ describe(`a table of ${COUNT.toLocaleString('en')} routes`, () => {
       `[figures] large-table apply: ${COUNT} routes, ${(Buffer.byteLength(body) / 1e6).toFixed(1)} MB, applied in ${appliedMs} ms, live in ${liveMs} ms; ` +
         `${served} requests meanwhile, 0 failed; event-loop delay max ${(delay.max / 1e6).toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms`,
     );
-  }, 180_000);
 
-  it('takes changes under load: no request fails and every change becomes visible', async () => {
-    gw = await startTestGateway();
-    const res = await fetch(`${gw.adminUrl}/apply`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(routeFile(COUNT)) });
-    expect(res.status).toBe(200);
-    await until(async () => gw!.routes.current.size === COUNT, 'the live table');
-    let stop = false;
-    const failures: string[] = [];
-    let served = 0;
-    const load = Array.from({ length: 4 }, async (_, w) => {
+    // Then changes under load, on the same table: no request fails, and each is live when its PATCH answers.
+    stop = false;
+    served = 0;
+    const loaders = Array.from({ length: 4 }, async (_, w) => {
       while (!stop) {
         const r = await fetch(`${gw!.proxyUrl}/svc/${(served * 7 + w) % COUNT}/api/x`);
         await r.arrayBuffer();
-        if (r.status !== 200) failures.push(`${r.status}`);
+        if (r.status !== 200) failures.push(r.status);
         served++;
       }
     });
@@ -91,16 +85,16 @@ describe(`a table of ${COUNT.toLocaleString('en')} routes`, () => {
       const t0 = performance.now();
       const patched = await admin(gw, 'PATCH', `/routes/${id}`, { mode: 'modern', reason: `change ${i}` });
       expect(patched.status).toBe(200);
-      // Live when the PATCH answers: the data plane already has it.
       expect(gw.routes.current.get(id)?.mode).toBe('modern');
       lags.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 25));
     }
     stop = true;
-    await Promise.all(load);
+    await Promise.all(loaders);
     expect(failures).toEqual([]);
     lags.sort((a, b) => a - b);
     console.log(`[figures] large-table changes: 20 PATCHes under load at ${COUNT} routes, PATCH to live p50 ${lags[10]!.toFixed(1)} ms, max ${lags.at(-1)!.toFixed(1)} ms; ${served} requests, 0 failed`);
-  }, 180_000);
+  }, 300_000);
 
   it('pages GET /routes with a cursor, and the pages add up to the table', async () => {
     gw = await startTestGateway();
