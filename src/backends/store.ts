@@ -17,6 +17,7 @@ import {
   type Side,
 } from './schema.js';
 import type { z } from 'zod';
+import { historyColumns, historyFields, type HistoryColumns } from '../store/history-row.js';
 
 /** Who made a change and why, and the version the caller believes it is changing. */
 export interface BackendChangeMeta {
@@ -48,15 +49,8 @@ interface BackendRow {
   updated_at: string;
 }
 
-interface BackendHistoryRow {
+interface BackendHistoryRow extends HistoryColumns {
   name: string;
-  version: number;
-  action: string;
-  before: string | null;
-  after: string | null;
-  actor: string;
-  reason: string | null;
-  at: string;
 }
 
 /**
@@ -222,16 +216,7 @@ export class BackendStore {
   }
 
   private record(action: BackendHistoryAction, before: Backend | null, after: Backend | null, meta: BackendChangeMeta, version = after?.version ?? 0): void {
-    this.stmts.insertHistory.run({
-      name: (after ?? before)!.name,
-      version,
-      action,
-      before: before && JSON.stringify(before),
-      after: after && JSON.stringify(after),
-      actor: meta.actor,
-      reason: meta.reason ?? null,
-      at: this.ctx.timestamp(),
-    });
+    this.stmts.insertHistory.run({ name: (after ?? before)!.name, ...historyColumns(action, before, after, meta, version, this.ctx.timestamp()) });
   }
 }
 
@@ -257,14 +242,5 @@ function toRow(backend: Backend) {
 }
 
 function toHistoryEntry(row: BackendHistoryRow): BackendHistoryEntry {
-  return BackendHistoryEntry.parse({
-    name: row.name,
-    version: row.version,
-    action: row.action,
-    before: row.before && JSON.parse(row.before),
-    after: row.after && JSON.parse(row.after),
-    actor: row.actor,
-    reason: row.reason,
-    at: row.at,
-  });
+  return BackendHistoryEntry.parse({ name: row.name, ...historyFields(row) });
 }

@@ -1,12 +1,13 @@
 import Database from 'better-sqlite3';
 import type { z } from 'zod';
+import { NO_BACKEND_CHANGES, planBackendChanges, type DesiredBackend } from '../backends/plan.js';
 import { BackendStore } from '../backends/store.js';
-import type { Backend } from '../backends/schema.js';
 import type { Clock } from '../clock.js';
 import { GatewayError } from '../errors.js';
+import { historyColumns, historyFields, type HistoryColumns } from '../store/history-row.js';
+import { assertIntact, migrate, openFailure } from '../store/sqlite-schema.js';
 import { parseOrThrow } from '../validation.js';
-import { NO_BACKEND_CHANGES, planBackendChanges, type DesiredBackend } from '../backends/plan.js';
-import { DEFAULT_BACKEND_NAMES, type Side } from '../backends/schema.js';
+import { assertFinalBackendsUsable, assertFinalPrefixesFree } from './apply-checks.js';
 import { LiveRowReader } from './live-row.js';
 import { planChanges, type Plan } from './plan.js';
 import { settingsOf, type DesiredRoute } from './route-file.js';
@@ -24,6 +25,8 @@ import {
   RouteCreate,
 } from './schema.js';
 
+export { MIGRATIONS, SCHEMA_VERSION } from '../store/sqlite-schema.js';
+
 /** Where a reader of the change feed has got to: the last history row it has seen, of each kind. */
 export interface FeedPosition {
   routes: number;
@@ -40,63 +43,6 @@ export interface ApplyOptions {
 /** A change to a route: any top-level setting, and resilience settings merged field by field. */
 export type RouteChanges = Partial<Omit<RouteSettings, 'resilience'>> & { resilience?: ResiliencePatch | undefined };
 
-/**
- * Schema migrations, applied in order; the index + 1 is the schema version they produce.
- * Append only: a released migration is never edited.
- */
-export const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE routes (
-     id             TEXT PRIMARY KEY,
-     path_prefix    TEXT NOT NULL UNIQUE,
-     mode           TEXT NOT NULL CHECK (mode IN ('legacy', 'canary', 'modern')),
-     canary_percent INTEGER NOT NULL CHECK (canary_percent BETWEEN 0 AND 100),
-     sticky_key     TEXT NOT NULL,
-     timeout_ms     INTEGER NOT NULL CHECK (timeout_ms > 0),
-     version        INTEGER NOT NULL CHECK (version > 0),
-     created_at     TEXT NOT NULL,
-     updated_at     TEXT NOT NULL
-   );
-   CREATE TABLE route_history (
-     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
-     route_id TEXT NOT NULL,
-     version  INTEGER NOT NULL,
-     action   TEXT NOT NULL,
-     before   TEXT,
-     after    TEXT,
-     actor    TEXT NOT NULL,
-     reason   TEXT,
-     at       TEXT NOT NULL,
-     UNIQUE (route_id, version)
-   );`,
-  // Resilience settings (retries, fallback, breaker, deadline) as one validated JSON document.
-  `ALTER TABLE routes ADD COLUMN resilience TEXT NOT NULL DEFAULT '{}';`,
-  // Per-route request body limit; NULL means the gateway's --max-body-bytes.
-  `ALTER TABLE routes ADD COLUMN max_body_bytes INTEGER CHECK (max_body_bytes >= 0);`,
-  // Named backends: each route sends its two sides to backends of its own (the defaults until changed).
-  `CREATE TABLE backends (
-     name       TEXT PRIMARY KEY,
-     settings   TEXT NOT NULL,
-     version    INTEGER NOT NULL CHECK (version > 0),
-     created_at TEXT NOT NULL,
-     updated_at TEXT NOT NULL
-   );
-   CREATE TABLE backend_history (
-     seq     INTEGER PRIMARY KEY AUTOINCREMENT,
-     name    TEXT NOT NULL,
-     version INTEGER NOT NULL,
-     action  TEXT NOT NULL,
-     before  TEXT,
-     after   TEXT,
-     actor   TEXT NOT NULL,
-     reason  TEXT,
-     at      TEXT NOT NULL,
-     UNIQUE (name, version)
-   );
-   ALTER TABLE routes ADD COLUMN legacy_backend TEXT NOT NULL DEFAULT 'legacy';
-   ALTER TABLE routes ADD COLUMN modern_backend TEXT NOT NULL DEFAULT 'modern';`,
-];
-
-export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** A `routes` row as SQLite returns it. */
 export interface RouteRow {
@@ -116,15 +62,8 @@ export interface RouteRow {
 }
 
 /** A `route_history` row as SQLite returns it. */
-export interface HistoryRow {
+export interface HistoryRow extends HistoryColumns {
   route_id: string;
-  version: number;
-  action: string;
-  before: string | null;
-  after: string | null;
-  actor: string;
-  reason: string | null;
-  at: string;
 }
 
 export interface RouteStoreOptions {
@@ -477,16 +416,7 @@ export class RouteStore {
     meta: ChangeMeta,
     version = after?.version ?? 0,
   ): void {
-    this.stmts.insertHistory.run({
-      routeId: (after ?? before)!.id,
-      version,
-      action,
-      before: before && JSON.stringify(before),
-      after: after && JSON.stringify(after),
-      actor: meta.actor,
-      reason: meta.reason ?? null,
-      at: this.timestamp(),
-    });
+    this.stmts.insertHistory.run({ routeId: (after ?? before)!.id, ...historyColumns(action, before, after, meta, version, this.timestamp()) });
   }
 
   /** Runs `fn` in a BEGIN IMMEDIATE transaction, then tells listeners. */
@@ -498,50 +428,6 @@ export class RouteStore {
 
   private timestamp(): string {
     return new Date(this.clock.now()).toISOString();
-  }
-}
-
-function migrate(db: Database.Database): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-  db.transaction(() => {
-    const row = db.prepare<[], { version: number }>('SELECT version FROM schema_version').get();
-    const current = row?.version ?? 0;
-    if (current > MIGRATIONS.length) {
-      throw new GatewayError(
-        'DB_OPEN_FAILED',
-        `it has schema version ${current}, newer than this gateway's ${MIGRATIONS.length}; upgrade the gateway`,
-      );
-    }
-    for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
-    // Always written, even when nothing migrates: SQLite silently opens a file it may not write
-    // read-only, and a gateway whose every change would fail must not start.
-    if (row === undefined) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
-    else db.prepare('UPDATE schema_version SET version = ?').run(MIGRATIONS.length);
-  }).immediate();
-}
-
-/** A damaged page may not show until it is read: check them all once (milliseconds for a route table). */
-function assertIntact(db: Database.Database): void {
-  const problems = db.pragma('quick_check', { simple: false }) as { quick_check: string }[];
-  if (problems.length === 1 && problems[0]!.quick_check === 'ok') return;
-  const first = problems.slice(0, 3).map((p) => p.quick_check).join('; ');
-  throw new GatewayError('DB_OPEN_FAILED', `it failed SQLite's integrity check (${first}); restore it from a backup`);
-}
-
-/** SQLite's reason, reworded where its own words do not say what to do. */
-function openFailure(err: unknown): string {
-  const message = (err as Error).message;
-  switch ((err as { code?: string }).code) {
-    case 'SQLITE_NOTADB':
-      return `${message} (the file exists but is not a SQLite database; restore it from a backup or point --db elsewhere)`;
-    case 'SQLITE_CORRUPT':
-      return `${message} (the database is corrupt; restore it from a backup)`;
-    case 'SQLITE_CANTOPEN':
-      return `${message} (check that its directory exists and the gateway may create and write files there)`;
-    case 'SQLITE_READONLY':
-      return `${message} (the file or its directory is read-only; the gateway needs to write it)`;
-    default:
-      return message;
   }
 }
 
@@ -565,87 +451,12 @@ export function toRoute(row: RouteRow): Route {
 }
 
 function toHistoryEntry(row: HistoryRow): HistoryEntry {
-  return HistoryEntry.parse({
-    routeId: row.route_id,
-    version: row.version,
-    action: row.action,
-    before: row.before && JSON.parse(row.before),
-    after: row.after && JSON.parse(row.after),
-    actor: row.actor,
-    reason: row.reason,
-    at: row.at,
-  });
+  return HistoryEntry.parse({ routeId: row.route_id, ...historyFields(row) });
 }
 
 /** The named parameters the insert and update statements take. */
 function toRow(route: Route): Route & { resilienceJson: string } {
   return { ...route, resilienceJson: JSON.stringify(route.resilience) };
-}
-
-/**
- * Refuses a file whose routes would take a prefix from a route the apply keeps but does not
- * manage (not in the file, not pruned); names the entry, so the fix is obvious.
- */
-function assertFinalPrefixesFree(current: readonly Route[], desired: readonly DesiredRoute[], plan: Plan): void {
-  const kept = new Map(current.filter((r) => plan.unmanaged.includes(r.id)).map((r) => [r.pathPrefix, r.id]));
-  desired.forEach(({ id, settings }, i) => {
-    const owner = kept.get(settings.pathPrefix);
-    if (owner !== undefined) {
-      throw new GatewayError(
-        'DUPLICATE_PATH',
-        `routes[${i}] (${id}): route "${owner}", which the file does not list, already has path prefix ${settings.pathPrefix}; add it to the file or apply with prune`,
-      );
-    }
-  });
-}
-
-/**
- * Refuses a file whose routes, in the table the apply would leave, name a backend that would not
- * exist or would have the other role; names the entry, so the fix is obvious.
- */
-function assertFinalBackendsUsable(
-  current: readonly Route[],
-  desired: readonly DesiredRoute[],
-  plan: Plan,
-  currentBackends: readonly Backend[],
-  desiredBackends: readonly DesiredBackend[],
-): void {
-  const roles = new Map<string, Side>([
-    [DEFAULT_BACKEND_NAMES.legacy, 'legacy'],
-    [DEFAULT_BACKEND_NAMES.modern, 'modern'],
-    ...currentBackends.map((b) => [b.name, b.role] as const),
-  ]);
-  for (const b of desiredBackends) {
-    const fixed = DEFAULT_BACKEND_NAMES[b.settings.role === 'legacy' ? 'modern' : 'legacy'];
-    if (b.name === fixed) throw new GatewayError('BACKEND_REQUIRED', `backend "${b.name}" is a default backend and keeps its role`);
-    roles.set(b.name, b.settings.role);
-  }
-  const pruned = new Set<string>();
-  for (const change of plan.backends.changes) {
-    if (change.action !== 'delete') continue;
-    roles.delete(change.name);
-    pruned.add(change.name);
-  }
-  const check = (label: string, settings: RouteSettings) => {
-    for (const [field, role] of [['legacyBackend', 'legacy'], ['modernBackend', 'modern']] as const) {
-      const name = settings[field];
-      const actual = roles.get(name);
-      if (actual === role) continue;
-      const message = pruned.has(name)
-        ? `backend "${name}" is in use, so it cannot be pruned`
-        : actual === undefined
-          ? `no backend named "${name}"`
-          : `backend "${name}" has role ${actual}, not ${role}`;
-      const inUse = pruned.has(name) || (actual !== undefined && !label.startsWith('routes['));
-      throw new GatewayError(inUse ? 'BACKEND_IN_USE' : 'VALIDATION_FAILED', `${label}.${field}: ${message}`, {
-        details: [{ path: `${label}.${field}`, message }],
-      });
-    }
-  };
-  desired.forEach(({ id, settings }, i) => check(`routes[${i}] (${id})`, settings));
-  const deleted = new Set(plan.changes.filter((c) => c.action === 'delete').map((c) => c.id));
-  const inFile = new Set(desired.map((d) => d.id));
-  for (const route of current) if (!inFile.has(route.id) && !deleted.has(route.id)) check(`route "${route.id}" (not in the file)`, route);
 }
 
 function sameSettings(a: RouteSettings, b: RouteSettings): boolean {

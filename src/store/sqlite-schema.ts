@@ -1,0 +1,105 @@
+import type Database from 'better-sqlite3';
+import { GatewayError } from '../errors.js';
+
+/**
+ * Schema migrations, applied in order; the index + 1 is the schema version they produce.
+ * Append only: a released migration is never edited.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE routes (
+     id             TEXT PRIMARY KEY,
+     path_prefix    TEXT NOT NULL UNIQUE,
+     mode           TEXT NOT NULL CHECK (mode IN ('legacy', 'canary', 'modern')),
+     canary_percent INTEGER NOT NULL CHECK (canary_percent BETWEEN 0 AND 100),
+     sticky_key     TEXT NOT NULL,
+     timeout_ms     INTEGER NOT NULL CHECK (timeout_ms > 0),
+     version        INTEGER NOT NULL CHECK (version > 0),
+     created_at     TEXT NOT NULL,
+     updated_at     TEXT NOT NULL
+   );
+   CREATE TABLE route_history (
+     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+     route_id TEXT NOT NULL,
+     version  INTEGER NOT NULL,
+     action   TEXT NOT NULL,
+     before   TEXT,
+     after    TEXT,
+     actor    TEXT NOT NULL,
+     reason   TEXT,
+     at       TEXT NOT NULL,
+     UNIQUE (route_id, version)
+   );`,
+  // Resilience settings (retries, fallback, breaker, deadline) as one validated JSON document.
+  `ALTER TABLE routes ADD COLUMN resilience TEXT NOT NULL DEFAULT '{}';`,
+  // Per-route request body limit; NULL means the gateway's --max-body-bytes.
+  `ALTER TABLE routes ADD COLUMN max_body_bytes INTEGER CHECK (max_body_bytes >= 0);`,
+  // Named backends: each route sends its two sides to backends of its own (the defaults until changed).
+  `CREATE TABLE backends (
+     name       TEXT PRIMARY KEY,
+     settings   TEXT NOT NULL,
+     version    INTEGER NOT NULL CHECK (version > 0),
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL
+   );
+   CREATE TABLE backend_history (
+     seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+     name    TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     action  TEXT NOT NULL,
+     before  TEXT,
+     after   TEXT,
+     actor   TEXT NOT NULL,
+     reason  TEXT,
+     at      TEXT NOT NULL,
+     UNIQUE (name, version)
+   );
+   ALTER TABLE routes ADD COLUMN legacy_backend TEXT NOT NULL DEFAULT 'legacy';
+   ALTER TABLE routes ADD COLUMN modern_backend TEXT NOT NULL DEFAULT 'modern';`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+  db.transaction(() => {
+    const row = db.prepare<[], { version: number }>('SELECT version FROM schema_version').get();
+    const current = row?.version ?? 0;
+    if (current > MIGRATIONS.length) {
+      throw new GatewayError(
+        'DB_OPEN_FAILED',
+        `it has schema version ${current}, newer than this gateway's ${MIGRATIONS.length}; upgrade the gateway`,
+      );
+    }
+    for (let v = current; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+    // Always written, even when nothing migrates: SQLite silently opens a file it may not write
+    // read-only, and a gateway whose every change would fail must not start.
+    if (row === undefined) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
+    else db.prepare('UPDATE schema_version SET version = ?').run(MIGRATIONS.length);
+  }).immediate();
+}
+
+/** A damaged page may not show until it is read: check them all once (milliseconds for a route table). */
+export function assertIntact(db: Database.Database): void {
+  const problems = db.pragma('quick_check', { simple: false }) as { quick_check: string }[];
+  if (problems.length === 1 && problems[0]!.quick_check === 'ok') return;
+  const first = problems.slice(0, 3).map((p) => p.quick_check).join('; ');
+  throw new GatewayError('DB_OPEN_FAILED', `it failed SQLite's integrity check (${first}); restore it from a backup`);
+}
+
+/** SQLite's reason, reworded where its own words do not say what to do. */
+export function openFailure(err: unknown): string {
+  const message = (err as Error).message;
+  switch ((err as { code?: string }).code) {
+    case 'SQLITE_NOTADB':
+      return `${message} (the file exists but is not a SQLite database; restore it from a backup or point --db elsewhere)`;
+    case 'SQLITE_CORRUPT':
+      return `${message} (the database is corrupt; restore it from a backup)`;
+    case 'SQLITE_CANTOPEN':
+      return `${message} (check that its directory exists and the gateway may create and write files there)`;
+    case 'SQLITE_READONLY':
+      return `${message} (the file or its directory is read-only; the gateway needs to write it)`;
+    default:
+      return message;
+  }
+}
+
