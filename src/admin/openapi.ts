@@ -15,6 +15,7 @@ import {
 } from '../routing/schema.js';
 import { BackendCreate, BackendDelete, BackendHistoryEntry, BackendPatch, BackendView } from '../backends/schema.js';
 import { BreakerView } from './breakers.js';
+import { DEFAULT_PAGE, MAX_PAGE } from './paging.js';
 import { renderDocsPage } from './docs-page.js';
 import { Healthz, Readyz } from './health.js';
 
@@ -24,7 +25,7 @@ import { Healthz, Readyz } from './health.js';
  */
 const SCHEMAS = {
   Route: [Route, 'output'],
-  RouteList: [z.object({ routes: z.array(Route) }), 'output'],
+  RouteList: [z.object({ routes: z.array(Route), next: z.string().nullable() }), 'output'],
   RouteCreate: [RouteCreate, 'input'],
   RoutePatch: [RoutePatch, 'input'],
   RouteFlip: [RouteFlip, 'input'],
@@ -40,7 +41,7 @@ const SCHEMAS = {
   ApplyRequest: [ApplyRequest, 'input'],
   ApplyResult: [ApplyResult, 'output'],
   Breaker: [BreakerView, 'output'],
-  BreakerList: [z.object({ breakers: z.array(BreakerView) }), 'output'],
+  BreakerList: [z.object({ breakers: z.array(BreakerView), next: z.string().nullable() }), 'output'],
   Healthz: [Healthz, 'output'],
   Readyz: [Readyz, 'output'],
   Status: [MigrationStatus, 'output'],
@@ -56,6 +57,8 @@ interface Endpoint {
   summary: string;
   /** Open without a bearer token. */
   open?: boolean;
+  /** A list answered a page at a time (`?limit=&after=`, see admin/paging.ts). */
+  paged?: boolean;
   /** A change: takes X-Actor, and If-Match when `versioned`. */
   change?: { versioned: boolean };
   body?: { schema: SchemaName; required: boolean };
@@ -70,7 +73,7 @@ const BACKEND_CHANGE_ERRORS: ErrorCode[] = [...BACKEND_ERRORS, 'INVALID_JSON', '
 
 /** The admin API, endpoint by endpoint; the test checks every registered route is here. */
 export const ENDPOINTS: readonly Endpoint[] = [
-  { method: 'get', path: '/routes', summary: 'List the routes, ordered by path prefix', ok: { status: 200, description: 'The routes', schema: 'RouteList' }, errors: ['UNAUTHORIZED'] },
+  { method: 'get', path: '/routes', paged: true, summary: 'List the routes, ordered by path prefix, a page at a time', ok: { status: 200, description: 'The routes', schema: 'RouteList' }, errors: ['VALIDATION_FAILED', 'UNAUTHORIZED'] },
   {
     method: 'post',
     path: '/routes',
@@ -157,7 +160,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
     ok: { status: 200, description: 'The plan, carried out unless dryRun', schema: 'ApplyResult' },
     errors: ['VALIDATION_FAILED', 'INVALID_JSON', 'UNAUTHORIZED', 'DUPLICATE_PATH', 'BACKEND_IN_USE', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'],
   },
-  { method: 'get', path: '/breakers', summary: "Every route's modern-side circuit breaker", ok: { status: 200, description: 'The breakers', schema: 'BreakerList' }, errors: ['UNAUTHORIZED'] },
+  { method: 'get', path: '/breakers', paged: true, summary: "Every route's modern-side circuit breaker, a page at a time", ok: { status: 200, description: 'The breakers', schema: 'BreakerList' }, errors: ['VALIDATION_FAILED', 'UNAUTHORIZED'] },
   {
     method: 'post',
     path: '/breakers/:routeId/reset',
@@ -166,7 +169,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
     ok: { status: 200, description: 'The breaker', schema: 'Breaker' },
     errors: ['UNAUTHORIZED', 'ROUTE_NOT_FOUND'],
   },
-  { method: 'get', path: '/status', summary: 'The migration at a glance: per route, traffic and errors by backend', ok: { status: 200, description: 'The status', schema: 'Status' }, errors: ['UNAUTHORIZED'] },
+  { method: 'get', path: '/status', paged: true, summary: 'The migration at a glance: per route (a page at a time), traffic and errors by backend', ok: { status: 200, description: 'The status', schema: 'Status' }, errors: ['VALIDATION_FAILED', 'UNAUTHORIZED'] },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', ok: { status: 200, description: 'Prometheus text exposition format', type: 'text/plain' }, errors: ['UNAUTHORIZED'] },
   { method: 'get', path: '/healthz', summary: 'Liveness probe', open: true, ok: { status: 200, description: 'The process runs', schema: 'Healthz' }, errors: [] },
   { method: 'get', path: '/readyz', summary: 'Readiness probe', open: true, ok: { status: 200, description: 'Ready for traffic', schema: 'Readyz' }, errors: ['NOT_READY'] },
@@ -218,6 +221,12 @@ function operation(endpoint: Endpoint): Record<string, unknown> {
     required: true,
     schema: { type: 'string' },
   }));
+  if (endpoint.paged) {
+    parameters.push(
+      { name: 'limit', in: 'query', description: `Items per page (default ${DEFAULT_PAGE})`, schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE } },
+      { name: 'after', in: 'query', description: 'The `next` cursor of the page before', schema: { type: 'string' } },
+    );
+  }
   if (endpoint.change) {
     parameters.push({ name: 'X-Actor', in: 'header', description: 'Who makes the change (stored in the history)', schema: { type: 'string', maxLength: 128 } });
     if (endpoint.change.versioned) {
