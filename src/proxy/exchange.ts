@@ -10,7 +10,7 @@ import { nextStep, type FallbackReason } from '../resilience/failover.js';
 import { retryAfterMs, type FailureKind } from '../resilience/replay.js';
 import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type Backend, type ResilienceSettings } from '../routing/schema.js';
 import { ClientGoneError, sendError, upstreamErrorCode, type ForwardOutcome } from './forward.js';
-import { clientResponseHeaders } from './headers.js';
+import { clientResponseHeaders, upstreamHost } from './headers.js';
 import { BodyTooLargeError } from './limits.js';
 import type { Resolution } from './resolve.js';
 import type { Upstream } from './upstream.js';
@@ -57,6 +57,8 @@ export class Exchange {
   private timer: NodeJS.Timeout | undefined;
   /** Where the deadline header's value sits in `upstreamHeaders`, rewritten before each try. */
   private readonly deadlineSlot: number;
+  /** Where the Host header's value sits: each try's backend decides it (its `hostHeader`). */
+  private readonly hostSlot: number;
 
   constructor(
     private readonly ctx: ExchangeContext,
@@ -75,6 +77,7 @@ export class Exchange {
     this.deadline = Deadline.fromHeader(header(req, DEADLINE_HEADER), this.resilience.deadlineMs, ctx.clock);
     // undici copies the headers when a try is dispatched, so one array serves every try.
     this.deadlineSlot = upstreamHeaders.push(DEADLINE_HEADER, '') - 1;
+    this.hostSlot = upstreamHeaders.push('host', '') - 1;
     res.once('close', () => {
       if (this.finished || res.writableFinished) return;
       this.clientGone = true;
@@ -117,6 +120,7 @@ export class Exchange {
       this.current.limitConnect(Math.min(connectTimeoutMs, remaining));
     }
     this.upstreamHeaders[this.deadlineSlot] = String(remaining);
+    this.upstreamHeaders[this.hostSlot] = upstreamHost(upstream, this.req.headers.host);
     upstream.pool.dispatch(
       {
         path: upstream.basePath + this.resolution.target,

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { TrustedProxies } from './trusted-proxies.js';
+import type { Upstream } from './upstream.js';
 
 /**
  * Headers meaningful only for one connection (RFC 9110 §7.6.1), plus those the gateway sets
@@ -88,6 +89,14 @@ export function upstreamRequestHeaders(req: IncomingMessage, requestId: string, 
   const host = firstOf(chain?.['x-forwarded-host']) ?? req.headers.host;
   if (host !== undefined) out.push('x-forwarded-host', host);
   return out;
+}
+
+/**
+ * The `Host` to send `upstream`: the client's in `client` mode (when it sent one: HTTP/1.0 may
+ * not), else the backend's own authority, as undici would send without one.
+ */
+export function upstreamHost(upstream: Pick<Upstream, 'hostHeader' | 'authority'>, clientHost: string | undefined): string {
+  return upstream.hostHeader === 'client' && clientHost ? clientHost : upstream.authority;
 }
 
 function firstOf(value: string | string[] | undefined): string | undefined {

@@ -12,7 +12,7 @@ import type { LiveRoutes } from '../routing/live-routes.js';
 import { Exchange, type ExchangeContext, type ExchangeOutcome } from './exchange.js';
 import { ERRORS, errorJson, type ErrorCode } from '../errors.js';
 import { hasBody, sendError, type ForwardOutcome } from './forward.js';
-import { clientRequestId, hasOneHost, upstreamRequestHeaders } from './headers.js';
+import { clientRequestId, hasOneHost, upstreamHost, upstreamRequestHeaders } from './headers.js';
 import { DEFAULT_LIMITS, limitedBody, type RequestLimits } from './limits.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 import { resolve, type Resolution } from './resolve.js';
@@ -169,7 +169,7 @@ export class ProxyServer {
       {
         path: upstream.basePath + resolution.target,
         method: req.method!,
-        headers: upstreamRequestHeaders(req, requestId, this.trustedProxies),
+        headers: [...upstreamRequestHeaders(req, requestId, this.trustedProxies), 'host', upstreamHost(upstream, req.headers.host)],
         upgrade: 'websocket',
         headersTimeout: resolution.route?.timeoutMs ?? DEFAULT_ROUTE_SETTINGS.timeoutMs,
       },

@@ -9,6 +9,15 @@ export type Mode = z.infer<typeof Mode>;
 export const Backend = z.enum(['legacy', 'modern']);
 export type Backend = z.infer<typeof Backend>;
 
+/**
+ * The `Host` a backend receives: the client's (`client`, the default, as Envoy, Traefik and
+ * HAProxy do, so the absolute URLs an application builds name the site the client asked for),
+ * or the backend's own authority (`backend`, for a service behind a virtual-host router that
+ * needs its own name). `X-Forwarded-Host` carries the client's either way.
+ */
+export const HostHeaderMode = z.enum(['client', 'backend']);
+export type HostHeaderMode = z.infer<typeof HostHeaderMode>;
+
 export const RouteId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1-64 characters of a-z, 0-9, "-" or "_", starting with a letter or digit');
