@@ -175,6 +175,13 @@ export class Exchange {
     this.failed(attempt.backend, failureKind(err), err);
   }
 
+  /** The backend's head could not be written to the client: a 502, logged with the reason. */
+  headUnwritable(attempt: Attempt, err: Error): void {
+    // The client headers already name the backend (gatewayHeaders ran for the refused head).
+    sendError(this.res, 'UPSTREAM_ERROR', 'the backend\'s response head could not be forwarded', this.clientHeaders);
+    this.finish({ status: this.res.statusCode, error: err }, attempt.backend);
+  }
+
   attemptCompleted(attempt: Attempt, status: number, error?: Error): void {
     this.finish(error === undefined ? { status } : { status, error }, attempt.backend);
   }
@@ -320,9 +327,17 @@ class Attempt implements Dispatcher.DispatchHandler {
       this.abortUpstream?.(new DiscardedError());
       return false;
     }
+    try {
+      this.exchange.response.writeHead(statusCode, this.exchange.responseHeaders(this.backend, rawHeaders));
+    } catch (err) {
+      // Node refused the head (a header it will not write): the answer failed, it is not a 200.
+      this.leave();
+      this.discard(() => this.exchange.headUnwritable(this, err as Error));
+      this.abortUpstream?.(new DiscardedError());
+      return false;
+    }
     this.committed = true;
     this.resume = resume;
-    this.exchange.response.writeHead(statusCode, this.exchange.responseHeaders(this.backend, rawHeaders));
     return true;
   }
 

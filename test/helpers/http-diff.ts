@@ -135,8 +135,13 @@ export function differences(direct: WireResponse | undefined, proxied: WireRespo
   const a = comparableBody(direct);
   const b = comparableBody(proxied);
   const skip = (name: string) => NOT_COMPARED.has(name) || (name === 'content-length' && (a.rewritten || b.rewritten));
-  // Header names compared lower-cased (Node writes them so); values byte for byte, in order.
-  const list = (res: WireResponse) => res.headers.map(([n, v]) => [n.toLowerCase(), v] as const).filter(([n]) => !skip(n));
+  // Header names compared lower-cased (Node writes them so); values byte for byte, in order
+  // among fields of one name (the order of different names carries no meaning, RFC 9110 §5.3).
+  const list = (res: WireResponse) =>
+    res.headers
+      .map(([n, v]) => [n.toLowerCase(), v] as const)
+      .filter(([n]) => !skip(n))
+      .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
   const ha = list(direct);
   const hb = list(proxied);
   const shown = (h: readonly (readonly [string, string])[]) => h.map(([n, v]) => `${n}: ${JSON.stringify(v)}`).join(', ');
