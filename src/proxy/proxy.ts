@@ -122,7 +122,7 @@ export class ProxyServer {
       return this.refuse(req, res, requestId, start, 'BAD_REQUEST_TARGET', `bad request target: ${resolution.refused}`);
     }
     const maxBody = resolution.route?.maxBodyBytes ?? this.limits.maxBodyBytes;
-    if (Number(req.headers['content-length']) > maxBody) {
+    if (maxBody !== null && Number(req.headers['content-length']) > maxBody) {
       return this.refuse(req, res, requestId, start, 'BODY_TOO_LARGE', `the request body is larger than ${maxBody} bytes`);
     }
     if (expectsContinue) res.writeContinue();
@@ -139,8 +139,8 @@ export class ProxyServer {
       ).start();
     if (!hasBody(req)) return exchange(null);
     if (req.headers['content-length'] === undefined) {
-      // Chunked: count what streams; past the limit the answer is 413 and the connection closes.
-      return exchange(limitedBody(req, maxBody, () => closeAfter(req, res)));
+      // Chunked: under a limit, count what streams; past it the answer is 413 and the connection closes.
+      return exchange(maxBody === null ? req : limitedBody(req, maxBody, () => closeAfter(req, res)));
     }
     if (!mayReplay(req, resolution)) return exchange(req);
     readBody(req, REPLAY_BUFFER_BYTES).then(exchange, () => res.destroy());
@@ -179,7 +179,7 @@ export class ProxyServer {
 
   /** Refuses a request before any backend sees it, as JSON, and logs it. */
   private refuse(req: IncomingMessage, res: ServerResponse, requestId: string, start: number, code: ErrorCode, message: string): void {
-    // The body, if any, is not read: close rather than drain it for keep-alive.
+    // The body, if any, is not forwarded: close the connection after it (sendError reads what the client still sends, within a bound).
     if (code !== 'BAD_REQUEST_TARGET' || hasBody(req)) closeAfter(req, res);
     sendError(res, code, message, this.baseHeaders(requestId));
     this.observer.refused(code);
