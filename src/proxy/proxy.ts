@@ -17,6 +17,7 @@ import { DEFAULT_LIMITS, limitedBody, type RequestLimits } from './limits.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 import { resolve, type Resolution } from './resolve.js';
 import type { Upstream } from './upstream.js';
+import { serveWithoutUpgrade } from './ignored-upgrade.js';
 import { UpgradeHandler, rejectUpgrade } from './websocket.js';
 
 export interface ProxyOptions {
@@ -147,12 +148,10 @@ export class ProxyServer {
   }
 
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Any other upgrade (h2c) is ignored: the request is served over HTTP/1.1 (ignored-upgrade.ts).
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') return serveWithoutUpgrade(this.server, req, socket, head);
     const start = performance.now();
     const requestId = clientRequestId(req) ?? randomUUID();
-    if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
-      rejectUpgrade(socket, 'BAD_REQUEST_TARGET', 'only WebSocket upgrades are supported', this.baseHeaders(requestId));
-      return;
-    }
     const resolution = resolve(req, this.routes.current, this.random);
     if ('refused' in resolution) {
       rejectUpgrade(socket, 'BAD_REQUEST_TARGET', `bad request target: ${resolution.refused}`, this.baseHeaders(requestId));
