@@ -59,18 +59,27 @@ function canonicalUrl(url: string): string {
   return match[1]! + '/' + out.join('/') + match[3]!;
 }
 
+/** What a case tells the comparison about itself. */
+export interface DiffOptions {
+  /** The answer echoes the request (httpbin's /get, /anything, …): a HEAD answer's Content-Length then counts the headers the gateway adds. */
+  echoesRequest?: boolean;
+  /** The request had no Host (HTTP/1.0): the gateway sends the backend its own authority, so the echo shows a Host. */
+  noClientHost?: boolean;
+}
+
 /** An echoed request with the gateway's own changes taken out; anything else stays as it is. */
-function normaliseEcho(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(normaliseEcho);
+function normaliseEcho(value: unknown, options: DiffOptions): unknown {
+  if (Array.isArray(value)) return value.map((v) => normaliseEcho(v, options));
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
+  const ignored = (h: string) => ECHO_NOT_COMPARED.has(h.toLowerCase()) || (options.noClientHost === true && h.toLowerCase() === 'host');
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
     if (key === 'headers' && v !== null && typeof v === 'object') {
-      out[key] = Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([h]) => !ECHO_NOT_COMPARED.has(h.toLowerCase())));
+      out[key] = Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([h]) => !ignored(h)));
     } else if (key === 'url' && typeof v === 'string') {
       out[key] = canonicalUrl(v);
     } else {
-      out[key] = normaliseEcho(v);
+      out[key] = normaliseEcho(v, options);
     }
   }
   return out;
@@ -93,7 +102,7 @@ function decode(body: Buffer, encoding: string | undefined): Buffer | undefined 
  * timestamp, so two direct calls differ too); other bodies byte for byte.
  * `rewritten` says whether anything was taken out, so Content-Length no longer applies.
  */
-function comparableBody(res: WireResponse): { body: string; rewritten: boolean } {
+function comparableBody(res: WireResponse, options: DiffOptions): { body: string; rewritten: boolean } {
   const encoding = header(res, 'content-encoding');
   const plain = decode(res.body, encoding);
   if (plain === undefined) return { body: res.body.toString('latin1'), rewritten: false };
@@ -102,7 +111,7 @@ function comparableBody(res: WireResponse): { body: string; rewritten: boolean }
   let rewritten = encoding !== undefined;
   const normalise = (json: string) => {
     const parsed: unknown = JSON.parse(json);
-    const normalised = JSON.stringify(normaliseEcho(parsed));
+    const normalised = JSON.stringify(normaliseEcho(parsed, options));
     if (normalised !== JSON.stringify(parsed)) rewritten = true;
     return normalised;
   };
@@ -125,16 +134,17 @@ function header(res: WireResponse, name: string): string | undefined {
 }
 
 /** Every difference between the direct and the proxied answer that the README does not list. */
-export function differences(direct: WireResponse | undefined, proxied: WireResponse | undefined): string[] {
+export function differences(direct: WireResponse | undefined, proxied: WireResponse | undefined, options: DiffOptions = {}): string[] {
   if (direct === undefined || proxied === undefined) {
     return direct === proxied ? [] : [`answer: ${direct ? direct.status : 'none'} directly, ${proxied ? proxied.status : 'none'} through the gateway`];
   }
   const diffs: string[] = [];
   // Status code compared; reason phrase regenerated and HTTP/1.0 answered as HTTP/1.1 (README).
   if (direct.status !== proxied.status) diffs.push(`status ${direct.status} → ${proxied.status}`);
-  const a = comparableBody(direct);
-  const b = comparableBody(proxied);
-  const skip = (name: string) => NOT_COMPARED.has(name) || (name === 'content-length' && (a.rewritten || b.rewritten));
+  const a = comparableBody(direct, options);
+  const b = comparableBody(proxied, options);
+  const bodiless = direct.framing === 'none' && options.echoesRequest === true;
+  const skip = (name: string) => NOT_COMPARED.has(name) || (name === 'content-length' && (a.rewritten || b.rewritten || bodiless));
   // Header names compared lower-cased (Node writes them so); values byte for byte, in order
   // among fields of one name (the order of different names carries no meaning, RFC 9110 §5.3).
   const list = (res: WireResponse) =>
