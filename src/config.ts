@@ -4,6 +4,8 @@ import { BackendUrl } from './backends/schema.js';
 import { trustListError } from './proxy/trusted-proxies.js';
 
 const Port = z.coerce.number().int().min(0).max(65535);
+/** A size in bytes, or `none` (null): no limit. */
+const ByteLimit = z.union([z.null(), z.literal('none').transform(() => null), z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER)]);
 const Host = z.string().min(1);
 /** Comma-separated host names or IP addresses, or `*`. */
 const HostList = z
@@ -29,7 +31,7 @@ export const DEFAULTS = {
   requestTimeoutMs: 300_000, // 5 min for a whole request, body included (Node's default)
   maxHeaderBytes: 16_384, // 16 KiB of request line + headers (Node's and nginx-like default); past it 431
   maxUrlBytes: 8_192, // longest request target; past it 414 (nginx's large_client_header_buffers is 8 KiB)
-  maxBodyBytes: 10 * 1024 * 1024, // 10 MiB per request body unless a route says otherwise; past it 413
+  maxBodyBytes: null, // no limit: the backend decides what it accepts (routes may set one; `--max-body-bytes N` sets one for all)
   maxConnections: 10_000, // open client connections at once; past it a fast 503 (mind `ulimit -n`)
 } as const;
 
@@ -66,7 +68,7 @@ export const ServeConfig = z
     requestTimeoutMs: z.coerce.number().int().min(1000).max(3_600_000).default(DEFAULTS.requestTimeoutMs),
     maxHeaderBytes: z.coerce.number().int().min(1024).max(1_048_576).default(DEFAULTS.maxHeaderBytes),
     maxUrlBytes: z.coerce.number().int().min(256).max(1_048_576).default(DEFAULTS.maxUrlBytes),
-    maxBodyBytes: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(DEFAULTS.maxBodyBytes),
+    maxBodyBytes: ByteLimit.default(DEFAULTS.maxBodyBytes),
     maxConnections: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULTS.maxConnections),
   })
   .strict()

@@ -29,6 +29,15 @@ export const RetryBudgetSettings = z
   .strict();
 export type RetryBudgetSettings = z.infer<typeof RetryBudgetSettings>;
 
+/**
+ * The `Host` a backend receives: the client's (`client`, the default, as Envoy, Traefik and
+ * HAProxy do, so the absolute URLs an application builds name the site the client asked for),
+ * or the backend's own authority (`backend`, for a service behind a virtual-host router that
+ * needs its own name). `X-Forwarded-Host` carries the client's either way.
+ */
+export const HostHeaderMode = z.enum(['client', 'backend']);
+export type HostHeaderMode = z.infer<typeof HostHeaderMode>;
+
 /** The pools give up on a connect after this long whatever a route says; a route may only shorten it. */
 export const MAX_BACKEND_CONNECT_TIMEOUT_MS = 60_000;
 
@@ -44,6 +53,8 @@ export const BackendSettings = z
     /** Sockets the pool may open; null means one per request in flight (`maxInFlight`). */
     connections: z.number().int().min(1).max(100_000).nullable(),
     retryBudget: RetryBudgetSettings,
+    // Defaulted so backends stored before this setting existed still read.
+    hostHeader: HostHeaderMode.default('client'),
   })
   .strict();
 export type BackendSettings = z.infer<typeof BackendSettings>;
@@ -53,6 +64,7 @@ export const DEFAULT_BACKEND_SETTINGS = {
   connectTimeoutMs: 5_000, // 5 s to accept a connection already means down
   connections: null, // one socket per request in flight: the bulkhead is the real bound
   retryBudget: { percent: 20, minPerSecond: 5 }, // Finagle's defaults
+  hostHeader: 'client', // the application sees the Host its clients asked for
 } as const satisfies Omit<BackendSettings, 'url' | 'role'>;
 
 export const Backend = BackendSettings.extend({
@@ -78,14 +90,16 @@ export const BackendCreate = z
     connectTimeoutMs: BackendSettings.shape.connectTimeoutMs.default(DEFAULT_BACKEND_SETTINGS.connectTimeoutMs),
     connections: BackendSettings.shape.connections.default(DEFAULT_BACKEND_SETTINGS.connections),
     retryBudget: RetryBudgetPatch.optional(),
+    hostHeader: HostHeaderMode.default(DEFAULT_BACKEND_SETTINGS.hostHeader),
     reason: Reason.optional(),
   })
   .strict();
 export type BackendCreate = z.infer<typeof BackendCreate>;
 
-export const BackendPatch = BackendSettings.omit({ retryBudget: true })
+// hostHeader is spelled out: a default there would reset it on every change that leaves it out.
+export const BackendPatch = BackendSettings.omit({ retryBudget: true, hostHeader: true })
   .partial()
-  .extend({ retryBudget: RetryBudgetPatch.optional(), version: Version.optional(), reason: Reason.optional() })
+  .extend({ hostHeader: HostHeaderMode.optional(), retryBudget: RetryBudgetPatch.optional(), version: Version.optional(), reason: Reason.optional() })
   .strict();
 export type BackendPatch = z.infer<typeof BackendPatch>;
 

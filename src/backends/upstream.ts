@@ -2,7 +2,7 @@ import { Pool } from 'undici';
 import type { Clock } from '../clock.js';
 import { Bulkhead } from '../resilience/bulkhead.js';
 import { RetryBudget } from '../resilience/retry-budget.js';
-import type { Backend, Side } from './schema.js';
+import type { Backend, HostHeaderMode, Side } from './schema.js';
 
 /** One named backend at run time: its pool, its compartment, its retry budget, and the base path prepended to forwarded paths. */
 export interface Upstream {
@@ -18,6 +18,10 @@ export interface Upstream {
   readonly connectTimeoutMs: number;
   /** The stored backend it was built from: a change to any of its settings builds a new one. */
   readonly backend: Backend;
+  /** Which `Host` this backend receives: the client's, or its own `authority`. */
+  readonly hostHeader: HostHeaderMode;
+  /** The backend's own `host[:port]`, sent as `Host` in `backend` mode (and when the client sent none). */
+  readonly authority: string;
 }
 
 export function createUpstream(backend: Backend, clock: Clock): Upstream {
@@ -32,6 +36,8 @@ export function createUpstream(backend: Backend, clock: Clock): Upstream {
     budget: new RetryBudget({ ratio: retryBudget.percent / 100, minRetriesPerSecond: retryBudget.minPerSecond }, clock),
     connectTimeoutMs,
     backend,
+    hostHeader: backend.hostHeader,
+    authority: parsed.host,
     pool: new Pool(parsed.origin, {
       connections: backend.connections ?? maxInFlight, // by default one socket per in-flight request: the bulkhead is the real bound
       connect: { timeout: connectTimeoutMs },

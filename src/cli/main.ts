@@ -57,7 +57,7 @@ serve flags (each also read from the env var shown):
   --request-timeout-ms N      STRANGLER_REQUEST_TIMEOUT_MS     time to send a whole request (default 300000)
   --max-header-bytes N        STRANGLER_MAX_HEADER_BYTES       request head size, else 431 (default 16384)
   --max-url-bytes N           STRANGLER_MAX_URL_BYTES          request target length, else 414 (default 8192)
-  --max-body-bytes N          STRANGLER_MAX_BODY_BYTES         request body, else 413; routes may override (default 10485760)
+  --max-body-bytes N|none     STRANGLER_MAX_BODY_BYTES         request body, else 413; routes may override (default none)
   --max-connections N         STRANGLER_MAX_CONNECTIONS        open client connections, else 503 (default 10000)
                               STRANGLER_ADMIN_TOKEN      admin bearer token (env only)
 `;

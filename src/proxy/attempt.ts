@@ -25,6 +25,8 @@ export class DiscardedError extends Error {
 export interface AttemptHost {
   /** The response head arrived: true to send it to the client, false to drop it (a retry, fallback or rival answers instead). */
   judge(attempt: Attempt, status: number, rawHeaders: Buffer[]): boolean;
+  /** The backend's head could not be written to the client: answer 502 and log why. */
+  headUnwritable(attempt: Attempt, err: Error): void;
   /** The head for the client: the backend's headers plus the gateway's own. */
   responseHeaders(backend: Side, raw: Buffer[]): string[];
   /** Whether a 5xx answer counts against the route's modern breaker. */
@@ -153,9 +155,17 @@ export class Attempt implements Dispatcher.DispatchHandler, HedgeLeg {
       this.abortUpstream?.(new DiscardedError());
       return false;
     }
+    try {
+      this.exchange.response.writeHead(statusCode, this.exchange.responseHeaders(this.backend, rawHeaders));
+    } catch (err) {
+      // Node refused the head (a header it will not write): the answer failed, it is not a 200.
+      this.leave();
+      this.discard(() => this.exchange.headUnwritable(this, err as Error));
+      this.abortUpstream?.(new DiscardedError());
+      return false;
+    }
     this.committed = true;
     this.resume = resume;
-    this.exchange.response.writeHead(statusCode, this.exchange.responseHeaders(this.backend, rawHeaders));
     return true;
   }
 

@@ -11,7 +11,7 @@ import { isReplaySafe, retryAfterMs, type FailureKind } from '../resilience/repl
 import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type ResilienceSettings, type Side } from '../routing/schema.js';
 import { Attempt, FAST_TIMER_RESOLUTION_MS, type AttemptHost } from './attempt.js';
 import { ClientGoneError, sendError, upstreamErrorCode, type ForwardOutcome } from './forward.js';
-import { clientResponseHeaders } from './headers.js';
+import { clientResponseHeaders, upstreamHost } from './headers.js';
 import { Hedge, admitHedge, type HedgeWinner } from './hedge.js';
 import { BodyTooLargeError } from './limits.js';
 import type { Resolution } from './resolve.js';
@@ -67,6 +67,8 @@ export class Exchange implements AttemptHost {
   private timer: NodeJS.Timeout | undefined;
   /** Where the deadline header's value sits in `upstreamHeaders`, rewritten before each try. */
   private readonly deadlineSlot: number;
+  /** Where the Host header's value sits: each try's backend decides it (its `hostHeader`). */
+  private readonly hostSlot: number;
 
   constructor(
     private readonly ctx: ExchangeContext,
@@ -85,6 +87,7 @@ export class Exchange implements AttemptHost {
     this.deadline = Deadline.fromHeader(header(req, DEADLINE_HEADER), this.resilience.deadlineMs, ctx.clock);
     // undici copies the headers when a try is dispatched, so one array serves every try.
     this.deadlineSlot = upstreamHeaders.push(DEADLINE_HEADER, '') - 1;
+    this.hostSlot = upstreamHeaders.push('host', '') - 1;
     this.hedge = this.hedgeFor(resolution);
     res.once('close', () => {
       if (this.finished || res.writableFinished) return;
@@ -164,6 +167,7 @@ export class Exchange implements AttemptHost {
       if (headersTimeout < FAST_TIMER_RESOLUTION_MS) attempt.limitHead(headersTimeout);
     }
     this.upstreamHeaders[this.deadlineSlot] = String(remaining);
+    this.upstreamHeaders[this.hostSlot] = upstreamHost(upstream, this.req.headers.host);
     upstream.pool.dispatch(
       {
         path: upstream.basePath + this.resolution.target,
@@ -240,6 +244,13 @@ export class Exchange implements AttemptHost {
   /** A modern try stopped waiting for its head (answered, failed or cancelled) after `ms`. */
   modernTryEnded(ms: number): void {
     this.ctx.hedging.recordModernTry(this.resolution.route!, ms);
+  }
+
+  /** The backend's head could not be written to the client: a 502, logged with the reason. */
+  headUnwritable(attempt: Attempt, err: Error): void {
+    // The client headers already name the backend (gatewayHeaders ran for the refused head).
+    sendError(this.res, 'UPSTREAM_ERROR', 'the backend\'s response head could not be forwarded', this.clientHeaders);
+    this.finish({ status: this.res.statusCode, error: err }, attempt.backend);
   }
 
   attemptCompleted(attempt: Attempt, status: number, error?: Error): void {

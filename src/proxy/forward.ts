@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ERRORS, errorJson, type ErrorCode } from '../errors.js';
+import { lingerOnBody } from './limits.js';
 
 /** Why an upstream call failed, as the client's error code. */
 export function upstreamErrorCode(err: Error): ErrorCode {
@@ -31,6 +32,13 @@ export function sendError(res: ServerResponse, code: ErrorCode, message: string 
     'no-store',
     ...extra,
   ]);
+  const req = res.req as IncomingMessage | undefined;
+  if (!res.shouldKeepAlive && req !== undefined && !req.complete && hasBody(req)) {
+    // The connection closes after this answer while the client may still be sending its body:
+    // the answer is written whole, and the socket stays open while the rest is read and dropped.
+    res.write(body);
+    return lingerOnBody(req, () => res.end());
+  }
   res.end(body);
 }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { TrustedProxies } from './trusted-proxies.js';
+import type { Upstream } from '../backends/upstream.js';
 
 /**
  * Headers meaningful only for one connection (RFC 9110 §7.6.1), plus those the gateway sets
@@ -90,6 +91,14 @@ export function upstreamRequestHeaders(req: IncomingMessage, requestId: string, 
   return out;
 }
 
+/**
+ * The `Host` to send `upstream`: the client's in `client` mode (when it sent one: HTTP/1.0 may
+ * not), else the backend's own authority, as undici would send without one.
+ */
+export function upstreamHost(upstream: Pick<Upstream, 'hostHeader' | 'authority'>, clientHost: string | undefined): string {
+  return upstream.hostHeader === 'client' && clientHost ? clientHost : upstream.authority;
+}
+
 function firstOf(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value || undefined;
 }
@@ -115,15 +124,38 @@ export function hasOneHost(req: IncomingMessage): boolean {
 export function clientResponseHeaders(raw: Buffer[], extra: string[]): string[] {
   const out: string[] = [];
   let listed: Set<string> | undefined;
+  let contentLengthAt = -1;
+  let dispositionAfterLength = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1').toLowerCase();
     if (name === 'connection') listed = connectionTokens(raw[i + 1]!.toString('latin1'));
     if (NOT_FORWARDED_RESPONSE.has(name)) continue;
+    if (name === 'content-length' && contentLengthAt < 0) contentLengthAt = out.length;
+    else if (name === 'content-disposition' && contentLengthAt >= 0) dispositionAfterLength = true;
     out.push(name, raw[i + 1]!.toString('latin1'));
   }
   if (listed !== undefined) removeNamed(out, listed);
+  if (dispositionAfterLength) dispositionFirst(out);
   for (let i = 0; i < extra.length; i++) out.push(extra[i]!);
   return out;
+}
+
+/**
+ * Moves Content-Disposition ahead of Content-Length. Node re-encodes a Content-Disposition
+ * value written after a Content-Length (it turns the string into UTF-8 bytes, nodejs/node#46528),
+ * which sends Latin-1 bytes as nothing at all (ERR_INVALID_CHAR) and UTF-8 bytes as Latin-1.
+ * Written before it, the value passes byte for byte. The order of different field names
+ * carries no meaning (RFC 9110 §5.3).
+ */
+function dispositionFirst(flat: string[]): void {
+  const moved: string[] = [];
+  for (let i = 0; i < flat.length; ) {
+    if (flat[i] === 'content-disposition') moved.push(...flat.splice(i, 2));
+    else i += 2;
+  }
+  let at = 0;
+  while (at < flat.length && flat[at] !== 'content-length') at += 2;
+  flat.splice(at, 0, ...moved);
 }
 
 function removeNamed(flat: string[], names: Set<string>): void {

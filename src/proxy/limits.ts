@@ -12,8 +12,8 @@ export interface RequestLimits {
   maxHeaderBytes: number;
   /** Request target length; past it 414. */
   maxUrlBytes: number;
-  /** Request body, unless the route sets its own; past it 413. */
-  maxBodyBytes: number;
+  /** Request body, unless the route sets its own; past it 413. null: no limit (the backend decides). */
+  maxBodyBytes: number | null;
   /** Open client connections; past it new ones are closed at accept. */
   maxConnections: number;
 }
@@ -26,6 +26,41 @@ export const DEFAULT_LIMITS: RequestLimits = {
   maxBodyBytes: DEFAULTS.maxBodyBytes,
   maxConnections: DEFAULTS.maxConnections,
 };
+
+/**
+ * How much of a body the gateway reads and discards after answering a request whose connection
+ * then closes (a refused body): closing while the client still sends makes its kernel reset the
+ * connection, and most clients then report EPIPE or ECONNRESET instead of the answer. Like
+ * nginx's lingering close, bounded in bytes and time so a client cannot hold the socket.
+ */
+export const LINGER_MAX_BYTES = 4 * 1024 * 1024;
+export const LINGER_MAX_MS = 2_000;
+
+/**
+ * Reads and discards the rest of `req`'s body, then calls `done` (once): when the body ends,
+ * the client goes away, or the bounds run out. Never holds anything but this connection.
+ */
+export function lingerOnBody(req: IncomingMessage, done: () => void, maxBytes = LINGER_MAX_BYTES, maxMs = LINGER_MAX_MS): void {
+  let seen = 0;
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    req.off('data', onData);
+    done();
+  };
+  const onData = (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > maxBytes) finish();
+  };
+  const timer = setTimeout(finish, maxMs);
+  req.on('data', onData);
+  req.once('end', finish);
+  req.once('close', finish);
+  req.once('error', finish);
+  req.resume();
+}
 
 /** A request body grew past its limit while it streamed. */
 export class BodyTooLargeError extends Error {

@@ -13,11 +13,12 @@ import type { LiveRoutes } from '../routing/live-routes.js';
 import { Exchange, type ExchangeContext, type ExchangeOutcome } from './exchange.js';
 import { ERRORS, errorJson, type ErrorCode } from '../errors.js';
 import { hasBody, sendError, type ForwardOutcome } from './forward.js';
-import { clientRequestId, hasOneHost, upstreamRequestHeaders } from './headers.js';
+import { clientRequestId, hasOneHost, upstreamHost, upstreamRequestHeaders } from './headers.js';
 import { DEFAULT_LIMITS, limitedBody, type RequestLimits } from './limits.js';
 import type { TrustedProxies } from './trusted-proxies.js';
 import { resolve, type Resolution } from './resolve.js';
 import type { LiveBackends } from '../backends/live-backends.js';
+import { serveWithoutUpgrade } from './ignored-upgrade.js';
 import { UpgradeHandler, rejectUpgrade } from './websocket.js';
 
 export interface ProxyOptions {
@@ -126,7 +127,7 @@ export class ProxyServer {
       return this.refuse(req, res, requestId, start, 'BAD_REQUEST_TARGET', `bad request target: ${resolution.refused}`);
     }
     const maxBody = resolution.route?.maxBodyBytes ?? this.limits.maxBodyBytes;
-    if (Number(req.headers['content-length']) > maxBody) {
+    if (maxBody !== null && Number(req.headers['content-length']) > maxBody) {
       return this.refuse(req, res, requestId, start, 'BODY_TOO_LARGE', `the request body is larger than ${maxBody} bytes`);
     }
     if (expectsContinue) res.writeContinue();
@@ -143,20 +144,18 @@ export class ProxyServer {
       ).start();
     if (!hasBody(req)) return exchange(null);
     if (req.headers['content-length'] === undefined) {
-      // Chunked: count what streams; past the limit the answer is 413 and the connection closes.
-      return exchange(limitedBody(req, maxBody, () => closeAfter(req, res)));
+      // Chunked: under a limit, count what streams; past it the answer is 413 and the connection closes.
+      return exchange(maxBody === null ? req : limitedBody(req, maxBody, () => closeAfter(req, res)));
     }
     if (!mayReplay(req, resolution)) return exchange(req);
     readBody(req, REPLAY_BUFFER_BYTES).then(exchange, () => res.destroy());
   }
 
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Any other upgrade (h2c) is ignored: the request is served over HTTP/1.1 (ignored-upgrade.ts).
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') return serveWithoutUpgrade(this.server, req, socket, head);
     const start = performance.now();
     const requestId = clientRequestId(req) ?? randomUUID();
-    if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
-      rejectUpgrade(socket, 'BAD_REQUEST_TARGET', 'only WebSocket upgrades are supported', this.baseHeaders(requestId));
-      return;
-    }
     const resolution = resolve(req, this.routes.current, this.random);
     if ('refused' in resolution) {
       rejectUpgrade(socket, 'BAD_REQUEST_TARGET', `bad request target: ${resolution.refused}`, this.baseHeaders(requestId));
@@ -177,7 +176,7 @@ export class ProxyServer {
       {
         path: upstream.basePath + resolution.target,
         method: req.method!,
-        headers: upstreamRequestHeaders(req, requestId, this.trustedProxies),
+        headers: [...upstreamRequestHeaders(req, requestId, this.trustedProxies), 'host', upstreamHost(upstream, req.headers.host)],
         upgrade: 'websocket',
         headersTimeout: resolution.route?.timeoutMs ?? DEFAULT_ROUTE_SETTINGS.timeoutMs,
       },
@@ -187,7 +186,7 @@ export class ProxyServer {
 
   /** Refuses a request before any backend sees it, as JSON, and logs it. */
   private refuse(req: IncomingMessage, res: ServerResponse, requestId: string, start: number, code: ErrorCode, message: string): void {
-    // The body, if any, is not read: close rather than drain it for keep-alive.
+    // The body, if any, is not forwarded: close the connection after it (sendError reads what the client still sends, within a bound).
     if (code !== 'BAD_REQUEST_TARGET' || hasBody(req)) closeAfter(req, res);
     sendError(res, code, message, this.baseHeaders(requestId));
     this.observer.refused(code);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Random } from '../clock.js';
 import { bucketOf, chooseBackend, randomBucket, stickyHeader } from '../routing/canary.js';
-import { normaliseTarget } from '../routing/path.js';
+import { normaliseTarget, readingsOf } from '../routing/path.js';
 import type { RouteTable } from '../routing/route-table.js';
 import type { Side, Route } from '../routing/schema.js';
 
@@ -23,15 +23,21 @@ export interface Resolution {
 export type Refusal = { refused: string };
 
 /**
- * Normalises the target, matches the route and picks the side. A path that two readings
- * would route differently (servlet `;` parameters) is refused rather than guessed.
+ * Normalises the target, matches the route and picks the side. A path that two backend
+ * readings would route differently (`%2F` decoded or not, `//` merged or not, servlet `;`
+ * parameters, ...) is refused rather than guessed.
  */
 export function resolve(req: IncomingMessage, table: RouteTable, random: Random): Resolution | Refusal {
   const normal = normaliseTarget(req.url ?? '');
   if (!normal.ok) return { refused: normal.reason };
   const route = table.match(normal.path);
-  if (normal.altPath !== undefined && table.match(normal.altPath) !== route) {
-    return { refused: 'path parameters (";") would select a different route' };
+  if (normal.ambiguous) {
+    // Backends read `%2F`, `\`, `//` and `;` differently: every reading must select this route.
+    for (const reading of readingsOf(normal.path)) {
+      if (table.match(reading) !== route) {
+        return { refused: 'backends read this path differently (%2F, \\, // or ;), and their readings select different routes' };
+      }
+    }
   }
   let setCookie: string | undefined;
   const backend = chooseBackend(route, () => {

@@ -54,7 +54,7 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler {
 
   onUpgrade(statusCode: number, rawHeaders: Buffer[] | string[] | null, upstream: Duplex): void {
     this.responded = true;
-    const headers = (rawHeaders ?? []).map((h) => h.toString());
+    const headers = (rawHeaders ?? []).map((h) => (typeof h === 'string' ? h : h.toString('latin1')));
     writeRawHead(this.socket, statusCode, [...headers, ...this.extraHeaders]);
     if (this.head.length > 0) upstream.write(this.head);
     upstream.on('error', () => this.socket.destroy());

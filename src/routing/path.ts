@@ -1,16 +1,27 @@
 /**
  * Request-target normalisation.
  *
- * The gateway must match a route and forward the request under ONE reading of the path,
+ * The gateway must match a route and forward the request under ONE interpretation of the path,
  * otherwise `/public/../orders` is routed as `/public` but served by the backend as `/orders`.
- * So: normalise once, match on exactly the string that is forwarded, and refuse (400) what
- * different backends would read differently (encoded slashes, backslashes, bad UTF-8, ...).
+ * So: normalise once (dot segments removed, unreserved characters decoded), match on exactly
+ * the string that is forwarded, and refuse what no backend should see (bad encodings, NUL and
+ * control characters, invalid UTF-8). Where backends differ among themselves (`%2F` and `%5C`
+ * decoded or not, `\` read as `/` or not, `//` merged or not, `;` parameters stripped or not),
+ * the path is forwarded as the client sent it, and `readingsOf` lists the other readings, which
+ * the caller requires to select the same route (else it refuses the request).
  *
  * Pure functions: no I/O, no clock, no randomness.
  */
 
 export type TargetResult =
-  | { ok: true; path: string; query: string; altPath: string | undefined }
+  | {
+      ok: true;
+      /** What is matched and forwarded: the client's path, dot segments removed, unreserved characters decoded. */
+      path: string;
+      query: string;
+      /** True when `path` has parts backends read differently (`%2F`, `%5C`, `\`, `//`, `;`): see readingsOf. */
+      ambiguous: boolean;
+    }
   | { ok: false; reason: string };
 
 /** Longest normalised path accepted. */
@@ -27,6 +38,9 @@ const CH_SLASH = 0x2f; // '/'
 const CH_SEMI = 0x3b; // ';'
 const CH_QUESTION = 0x3f; // '?'
 const CH_BACKSLASH = 0x5c; // '\'
+
+/** What backends disagree on: an encoded slash or backslash, a backslash, an empty segment, a `;`. */
+const AMBIGUOUS = /%2f|%5c|\\|\/\/|;/i;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -55,11 +69,6 @@ function isUnreserved(byte: number): boolean {
   );
 }
 
-const HEX_UPPER = '0123456789ABCDEF';
-
-function encodeByte(byte: number): string {
-  return '%' + (HEX_UPPER[byte >> 4] as string) + (HEX_UPPER[byte & 0x0f] as string);
-}
 
 /** Reads the `%XX` at `i` of `s`; returns the byte or -1 when it is not `%` + two hex digits. */
 function readEncoded(s: string, i: number): number {
@@ -73,9 +82,10 @@ function readEncoded(s: string, i: number): number {
 type Decoded = { ok: true; path: string } | { ok: false; reason: string };
 
 /**
- * Canonicalises percent-encodings in a path: decodes unreserved characters, refuses encoded
- * slash, backslash and control characters, checks encoded bytes >= 0x80 form valid UTF-8 and
- * upper-cases the hex digits of everything that stays encoded. Never decodes `%25`.
+ * Checks and simplifies percent-encodings in a path: decodes unreserved characters, refuses
+ * malformed escapes, encoded NUL and control characters, and checks that encoded bytes >= 0x80
+ * form valid UTF-8. Everything else that is encoded stays as the client wrote it (`%2F`, `%5C`,
+ * `%3B`, `%25`, the hex digits' case). Never decodes `%25`.
  */
 function canonicalisePercent(path: string): Decoded {
   let out = '';
@@ -85,12 +95,10 @@ function canonicalisePercent(path: string): Decoded {
     out += path.slice(start, i);
     const byte = readEncoded(path, i);
     if (byte < 0) return { ok: false, reason: 'malformed percent-encoding in path (% must be followed by two hex digits)' };
-    if (byte === CH_SLASH) return { ok: false, reason: 'encoded slash (%2F) in path' };
-    if (byte === CH_BACKSLASH) return { ok: false, reason: 'encoded backslash (%5C) in path' };
     if (byte === 0x00) return { ok: false, reason: 'encoded NUL (%00) in path' };
     if (byte < 0x20 || byte === 0x7f) return { ok: false, reason: 'encoded control character in path' };
     if (byte < 0x80) {
-      out += isUnreserved(byte) ? String.fromCharCode(byte) : encodeByte(byte);
+      out += isUnreserved(byte) ? String.fromCharCode(byte) : path.slice(i, i + 3);
       i += 3;
     } else {
       // A run of consecutive encoded non-ASCII bytes must be well-formed UTF-8 (no overlong
@@ -109,7 +117,7 @@ function canonicalisePercent(path: string): Decoded {
       } catch {
         return { ok: false, reason: 'invalid UTF-8 in percent-encoded path (overlong, truncated or surrogate)' };
       }
-      for (const b of bytes) out += encodeByte(b);
+      out += path.slice(i - 3 * bytes.length, i);
     }
     start = i;
     i = path.indexOf('%', i);
@@ -118,21 +126,18 @@ function canonicalisePercent(path: string): Decoded {
 }
 
 /**
- * Merges runs of `/` and removes `.` and `..` segments (RFC 3986 §5.2.4). `path` starts with
- * `/`. A trailing slash is kept, and a trailing `.` or `..` segment leaves one. Never empty.
+ * Removes `.` and `..` segments (RFC 3986 §5.2.4); with `merge`, also empty segments (runs of
+ * `/`, as servers that merge slashes read them). `path` starts with `/`. A trailing slash is
+ * kept, and a trailing `.` or `..` segment leaves one. Never empty.
  */
-function resolveSegments(path: string, stripParams: boolean): string {
+function resolveSegments(path: string, merge: boolean): string {
   const segments = path.split('/');
   const out: string[] = [];
   let trailingSlash = false;
   const last = segments.length - 1;
   for (let i = 1; i <= last; i++) {
-    let seg = segments[i] as string;
-    if (stripParams) {
-      const semi = seg.indexOf(';');
-      if (semi !== -1) seg = seg.slice(0, semi);
-    }
-    if (seg === '' || seg === '.') {
+    const seg = segments[i] as string;
+    if (seg === '.' || (seg === '' && merge)) {
       if (i === last) trailingSlash = true;
     } else if (seg === '..') {
       out.pop();
@@ -145,13 +150,58 @@ function resolveSegments(path: string, stripParams: boolean): string {
   return '/' + out.join('/') + (trailingSlash ? '/' : '');
 }
 
+/** Each segment without its `;` parameters, as servlet containers read it. */
+function stripParams(path: string): string {
+  return path
+    .split('/')
+    .map((seg) => {
+      const semi = seg.indexOf(';');
+      return semi === -1 ? seg : seg.slice(0, semi);
+    })
+    .join('/');
+}
+
+/**
+ * Every other way a backend may read `path` (a `path` of normaliseTarget), each with its dot
+ * segments resolved again: `%2F` decoded to `/`; `%5C` and `\` read as `/` (IIS, WHATWG URL
+ * parsers); `;` parameters stripped before or after that decoding (servlet containers); runs of
+ * `/` merged or kept; a leading `//` read as an authority (WHATWG URL parsers, so
+ * `new URL(req.url, base)` in the application). Only the readings that differ from `path` are
+ * listed. At most 36 strings, computed only for an ambiguous path; the common path never gets here.
+ */
+export function readingsOf(path: string): string[] {
+  const slash = /%2f/i.test(path);
+  const backslash = /%5c|\\/i.test(path);
+  const params = path.includes(';');
+  const readings = new Set<string>();
+  for (const decodeSlash of slash ? [false, true] : [false]) {
+    for (const asSlash of backslash ? [false, true] : [false]) {
+      for (const strip of params ? (['no', 'before', 'after'] as const) : (['no'] as const)) {
+        let reading = strip === 'before' ? stripParams(path) : path;
+        if (decodeSlash) reading = reading.replace(/%2f/gi, '/');
+        if (asSlash) reading = reading.replace(/%5c|\\/gi, '/');
+        if (strip === 'after') reading = stripParams(reading);
+        readings.add(resolveSegments(reading, false));
+        if (reading.includes('//')) readings.add(resolveSegments(reading, true));
+        // `new URL('//host/x', base)` takes a leading `//` as an authority: the path is `/x`.
+        if (reading.startsWith('//')) {
+          const end = reading.indexOf('/', 2);
+          readings.add(end === -1 ? '/' : resolveSegments(reading.slice(end), false));
+        }
+      }
+    }
+  }
+  readings.delete(path);
+  return [...readings];
+}
+
 /**
  * Normalises a raw HTTP request target (Node's req.url, e.g. "/a/./b?x=1").
  *
- * `path` is what the gateway both matches routes on and forwards. `query` is everything from
- * the first `?` on (including it), verbatim, or `''`. `altPath` is set only when `path`
- * contains `;`: the servlet-container reading with `;`-parameters removed from each segment
- * and dot segments resolved again; the caller refuses the request when it routes differently.
+ * `path` is what the gateway both matches routes on and forwards: the client's path with dot
+ * segments removed and unreserved characters decoded, nothing else changed. `query` is
+ * everything from the first `?` on (including it), verbatim, or `''`. `ambiguous` says the
+ * caller must check `readingsOf(path)`: every one must select the route `path` selects.
  */
 export function normaliseTarget(target: string): TargetResult {
   // Rule 1: origin-form only.
@@ -188,22 +238,20 @@ export function normaliseTarget(target: string): TargetResult {
   if (simple) {
     // Fast path: already canonical, and without ';' there is no alternative reading.
     if (rawPath.length > MAX_PATH_LENGTH) return reject(`path too long (over ${MAX_PATH_LENGTH} characters)`);
-    return { ok: true, path: rawPath, query, altPath: undefined };
+    return { ok: true, path: rawPath, query, ambiguous: false };
   }
 
-  // Rule 4: backslash and percent-encodings.
-  if (rawPath.includes('\\')) return reject('backslash in path');
+  // Rule 4: percent-encodings.
   const decoded = canonicalisePercent(rawPath);
   if (!decoded.ok) return decoded;
 
-  // Rules 5-7: merge slashes, remove dot segments, never empty, keep a trailing slash.
+  // Rules 5-7: remove dot segments (empty segments stay), never empty, keep a trailing slash.
   const path = resolveSegments(decoded.path, false);
 
   // Rule 8.
   if (path.length > MAX_PATH_LENGTH) return reject(`path too long (over ${MAX_PATH_LENGTH} characters)`);
 
-  const altPath = path.includes(';') ? resolveSegments(path, true) : undefined;
-  return { ok: true, path, query, altPath };
+  return { ok: true, path, query, ambiguous: AMBIGUOUS.test(path) };
 }
 
 const PREFIX_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,=:@/]+$/;
@@ -217,6 +265,7 @@ export function isCanonicalPrefix(prefix: string): boolean {
   if (prefix.length === 0 || prefix.length > MAX_PREFIX_LENGTH) return false;
   if (!PREFIX_CHARS.test(prefix)) return false; // also excludes '%', ';', '?', '#'
   if (prefix !== '/' && prefix.endsWith('/')) return false;
+  if (prefix.includes('//')) return false;
   const result = normaliseTarget(prefix);
   return result.ok && result.query === '' && result.path === prefix;
 }

@@ -49,7 +49,7 @@ describe('metrics and status after a known mix of traffic', () => {
     await send(gw, '/orders/1', 7);
     await send(gw, '/orders/broken', 2, { method: 'POST', body: 'x' }); // 500, not replayable: client sees it
     await send(gw, '/elsewhere', 3);
-    await send(gw, '/%2e%2e%2fetc', 1); // refused before routing
+    await send(gw, '/%2e%2e%2forders', 1); // refused before routing: read as /orders once %2f is decoded
     await gw.modern.close(); // now modern is down: GETs fall back to legacy
     await send(gw, '/orders/2', 4);
 

@@ -81,14 +81,31 @@ describe('routing', () => {
     'GET /orders%2f1 HTTP/1.1',
     'GET /orders%5C1 HTTP/1.1',
     'GET /orders\\1 HTTP/1.1',
+    'GET //orders/1 HTTP/1.1',
+    'GET /public/..%2Forders HTTP/1.1',
     'GET /orders%00 HTTP/1.1',
     'GET http://evil/orders HTTP/1.1',
-  ])('refuses %s with a JSON 400 and forwards nothing', async (line) => {
+  ])('refuses %s (readings that select different routes, or what no backend should see) with a JSON 400', async (line) => {
+    await addRoute({ pathPrefix: '/orders', mode: 'modern' });
+    await addRoute({ pathPrefix: '/public', mode: 'legacy' });
     const answer = await rawRequest(port(), `${line}\r\nHost: x\r\nConnection: close\r\n\r\n`);
     expect(answer).toMatch(/^HTTP\/1.1 400/);
     expect(answer).toMatch(/"code":"BAD_REQUEST_TARGET"/);
     expect(gw.legacy.received).toHaveLength(0);
     expect(gw.modern.received).toHaveLength(0);
+  });
+
+  it.each([
+    '/orders/a%2Fb',
+    '/orders/a%2fb%5Cc',
+    '/orders//1//',
+    '/orders/a\\b',
+    '/other%2Fx',
+  ])('forwards %s as the client sent it: every reading selects the same route', async (target) => {
+    await addRoute({ pathPrefix: '/orders', mode: 'modern' });
+    const answer = await rawRequest(port(), `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1.1 200/);
+    expect([...gw.legacy.received, ...gw.modern.received].map((r) => r.url)).toEqual([target]);
   });
 
   it('refuses ";" parameters that would select another route, and passes those that would not', async () => {

@@ -153,7 +153,7 @@ describe('WebSocket', () => {
     expect(status).toBe(200); // the stub backend answered a plain 200, relayed as is
   });
 
-  it('refuses non-WebSocket upgrades (h2c) with a clean 400', async () => {
+  it('answers an h2c upgrade request over HTTP/1.1, as an ordinary request (RFC 9113 lets a server ignore it)', async () => {
     gw = await startTestGateway();
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = http.request(gw!.proxyUrl + '/x', { headers: { connection: 'upgrade, http2-settings', upgrade: 'h2c', 'http2-settings': 'AAMAAABkAAQAAP__' } });
@@ -161,7 +161,10 @@ describe('WebSocket', () => {
       req.on('error', reject);
       req.end();
     });
-    expect(res.statusCode).toBe(400);
-    expect(gw.legacy.received).toHaveLength(0);
+    res.resume();
+    expect(res.statusCode).toBe(200);
+    expect(res.headers.upgrade).toBeUndefined();
+    expect(gw.legacy.received).toHaveLength(1);
+    expect(gw.legacy.received[0]!.headers.upgrade).toBeUndefined();
   });
 });

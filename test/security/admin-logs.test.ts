@@ -67,7 +67,7 @@ describe('the admin token never appears in a log line', () => {
     expect((await call(`${admin}/routes/orders`, 'PATCH', good, { mode: 'modern', reason: 'go' })).status).toBe(200);
     // The data plane gets the token too, from a confused client: logged in the access log, never the header.
     expect((await call(`${proxy}/orders/1`, 'GET', good)).status).toBe(200);
-    expect((await call(`${proxy}/%2F`, 'GET', good)).status).toBe(400);
+    expect((await call(`${proxy}/%2Forders`, 'GET', good)).status).toBe(400); // read as /orders by some backends
     run.kill('SIGTERM');
     expect(await run.exited).toBe(0);
     const output = [...run.stdout, ...run.stderr].join('\n');

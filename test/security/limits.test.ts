@@ -31,6 +31,58 @@ function chunked(size: number, chunk = 4096): string {
   return body + '0\r\n\r\n';
 }
 
+/**
+ * Sends `head`, then `size` bytes of body (chunked when asked) as fast as the socket takes them,
+ * reading the answer meanwhile, as curl and browsers do; stops sending once the socket fails.
+ * With `pauseAfter`, sends that much, waits until a whole answer has arrived, then sends the rest:
+ * a client still sending when the gateway has answered.
+ */
+function sendStreaming(head: string, size: number, isChunked: boolean, pauseAfter?: number): Promise<{ response: ReturnType<typeof parseResponse>; sent: number; writeError: string | undefined }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port(), '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let sent = 0;
+    let writeError: string | undefined;
+    let ended: 'end' | 'error' | 'timeout' | undefined;
+    const block = Buffer.alloc(64 * 1024, 'z');
+    const finish = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ response: parseResponse(Buffer.concat(chunks).toString('latin1'), ended ?? 'timeout'), sent, writeError });
+    };
+    const timer = setTimeout(finish, 30_000);
+    let answered: (() => void) | undefined;
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      const so = parseResponse(Buffer.concat(chunks).toString('latin1'));
+      if (so.status !== 0 && so.body.length >= Number(so.headers['content-length'])) answered?.();
+    });
+    socket.on('end', () => {
+      ended ??= 'end';
+      finish();
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      writeError = err.code;
+      ended ??= 'error';
+      finish();
+    });
+    socket.on('connect', async () => {
+      socket.write(head);
+      while (sent < size && !socket.destroyed && socket.writable) {
+        if (pauseAfter !== undefined && sent >= pauseAfter && answered === undefined) {
+          await new Promise<void>((r) => (answered = r));
+          await new Promise((r) => setTimeout(r, 50)); // what a gateway that closes now would have closed
+        }
+        const n = Math.min(block.length, size - sent);
+        const piece = isChunked ? Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), block.subarray(0, n), Buffer.from('\r\n')]) : block.subarray(0, n);
+        sent += n;
+        if (!socket.write(piece)) await new Promise((r) => socket.once('drain', r).once('close', r));
+      }
+      if (isChunked && socket.writable) socket.write('0\r\n\r\n');
+    });
+  });
+}
+
 describe('size limits', () => {
   it('answers 431 for a request head over --max-header-bytes', async () => {
     await start({ maxHeaderBytes: 4096 });
@@ -76,6 +128,50 @@ describe('size limits', () => {
     expect(under.status).toBe(200);
     await new Promise((r) => setTimeout(r, 100));
     expect(completed).toEqual([40_000]);
+  });
+
+  it('sets no body limit by default: the backend decides (a 12 MB upload passes)', async () => {
+    const sizes: number[] = [];
+    const legacy = await startBackend('legacy', (req, res) => {
+      let bytes = 0;
+      req.on('data', (c: Buffer) => (bytes += c.length));
+      req.on('end', () => {
+        sizes.push(bytes);
+        res.end('ok');
+      });
+    });
+    await start({}, legacy);
+    const size = 12 * 1024 * 1024;
+    const declared = await sendStreaming(`POST /a HTTP/1.1\r\nHost: gw.test\r\nContent-Length: ${size}\r\nConnection: close\r\n\r\n`, size, false);
+    expect(declared.response.status).toBe(200);
+    const streamed = await sendStreaming('POST /a HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n', size, true);
+    expect(streamed.response.status).toBe(200);
+    expect(sizes).toEqual([size, size]);
+  });
+
+  it.each([
+    ['a declared Content-Length', false],
+    ['a chunked body', true],
+  ])('reads what the client still sends after a 413 for %s, so the client gets the answer, not a reset', async (_name, isChunked) => {
+    await start();
+    await admin(gw!, 'POST', '/routes', { pathPrefix: '/small', maxBodyBytes: 64 * 1024 });
+    const size = 2 * 1024 * 1024; // under the linger bound
+    const framing = isChunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${size}`;
+    const result = await sendStreaming(`POST /small HTTP/1.1\r\nHost: gw.test\r\n${framing}\r\n\r\n`, size, isChunked, 128 * 1024);
+    expectJsonError(result.response, 413, 'BODY_TOO_LARGE');
+    expect(result.response.headers.connection).toBe('close');
+    expect(result.writeError).toBeUndefined();
+    expect(result.response.ended).toBe('end');
+    expect(result.sent).toBe(size);
+  });
+
+  it('closes after a bounded amount of a refused body: a client that keeps sending cannot hold the connection', async () => {
+    await start({ maxBodyBytes: 1024 });
+    const size = 64 * 1024 * 1024; // far past the linger bound
+    const result = await sendStreaming(`PUT /a HTTP/1.1\r\nHost: gw.test\r\nContent-Length: ${size}\r\n\r\n`, size, false);
+    expectJsonError(result.response, 413, 'BODY_TOO_LARGE');
+    expect(result.response.ended).not.toBe('timeout');
+    expect(result.sent).toBeLessThan(size);
   });
 
   it('applies --max-body-bytes where the route sets no limit', async () => {

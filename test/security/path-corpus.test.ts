@@ -133,6 +133,25 @@ const FIXED_CASES = [
   `/public${'/x'.repeat(2_000)}${'/..'.repeat(2_000)}/../admin`,
   `/${'%2e%2e/'.repeat(300)}admin`,
   `/orders/${'%41'.repeat(2_800)}`,
+  // forwarded as sent when every reading agrees, refused when they do not
+  '/orders/a%2Fb',
+  '/orders/a%2fb/c',
+  '/orders/a%5Cb',
+  '/orders/a\\b',
+  '/orders/1//2',
+  '/orders//',
+  '/public//..//admin',
+  '/public/a%2F..%2F..%2Fadmin',
+  '/public/%5C..%5Cadmin',
+  '/public\\..\\admin',
+  '/orders;a%2F..%2F..%2Fadmin',
+  '/orders/x;a=%2F..%2F..%2Fadmin',
+  '//evil.test/admin',
+  '//orders/1',
+  '/\\evil.test/admin',
+  '/%5Cevil.test/admin',
+  '/%2F/admin',
+  '/static//evil.test/../admin',
 ];
 
 /** A seeded generator (mulberry32), so a failure can be replayed. */
@@ -164,25 +183,41 @@ function randomCases(count: number, seed = 20261123): string[] {
   return cases;
 }
 
-/** How a backend might read the path it received: as is, percent-decoded, servlet-style, WHATWG-style. */
+/**
+ * How a backend might read the path it received: as is; WHATWG-style (`\\` as `/`, dots
+ * resolved); percent-decoded; servlet-style (`;` parameters stripped, before or after decoding
+ * `%2F`); IIS-style (`\\` and `%5C` as `/`); each with runs of `/` merged (nginx, Apache, Spring)
+ * or kept (Node, Express, gunicorn). Written independently of src/routing/path.ts.
+ */
 function backendReadings(received: string): string[] {
   const path = received.split('?')[0]!;
-  const readings = [path, new URL(path, 'http://backend.test').pathname];
+  const bases = [path, path.replaceAll('\\', '/'), path.replace(/%5c/gi, '/').replaceAll('\\', '/')];
   try {
-    readings.push(resolveDots(decodeURIComponent(path)));
+    bases.push(decodeURIComponent(path));
   } catch {
     // not decodable as UTF-8: a backend would refuse it, which is no misrouting
   }
-  readings.push(resolveDots(path.split('/').map((s) => s.split(';')[0]).join('/')));
-  return readings;
+  const stripped = (p: string) => p.split('/').map((seg) => seg.split(';')[0]).join('/');
+  bases.push(stripped(path), stripped(path.replace(/%2f/gi, '/')), path.replace(/%2f/gi, '/'));
+  const readings = [path];
+  try {
+    readings.push(new URL(path, 'http://backend.test').pathname); // `//host/x` reads as host + `/x`
+  } catch {
+    // not a URL a WHATWG parser accepts (`//` alone): such a backend refuses it
+  }
+  for (const base of bases) readings.push(resolveDots(base, true), resolveDots(base, false));
+  return [...new Set(readings)];
 }
 
-function resolveDots(path: string): string {
+/** RFC 3986 dot-segment removal; `merge` also drops empty segments. */
+function resolveDots(path: string, merge: boolean): string {
   const out: string[] = [];
-  for (const seg of path.split('/').slice(1)) {
+  const segments = path.split('/').slice(1);
+  segments.forEach((seg, i) => {
     if (seg === '..') out.pop();
-    else if (seg !== '.' && seg !== '') out.push(seg);
-  }
+    else if (seg !== '.' && !(merge && seg === '')) out.push(seg);
+    if ((seg === '..' || seg === '.' || (merge && seg === '')) && i === segments.length - 1) out.push('');
+  });
   return '/' + out.join('/');
 }
 
