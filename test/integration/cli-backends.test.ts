@@ -180,7 +180,7 @@ describe('strangler export and apply with backends', SLOW, () => {
     const exported = await ok(['export']);
     const doc = parse(exported);
     expect(doc.backends.map((b: any) => b.name)).toEqual(['legacy', 'modern', 'orders-svc']);
-    expect(doc.backends[2]).toEqual({ name: 'orders-svc', url: svc.url, role: 'modern', maxInFlight: 256, connectTimeoutMs: 5000, connections: null, retryBudget: { percent: 20, minPerSecond: 1 } });
+    expect(doc.backends[2]).toEqual({ name: 'orders-svc', url: svc.url, role: 'modern', maxInFlight: 256, connectTimeoutMs: 5000, connections: null, retryBudget: { percent: 20, minPerSecond: 1 }, hostHeader: 'client' });
     expect(doc.backends[2]).not.toHaveProperty('inFlight');
     expect(doc.routes[0]).toMatchObject({ id: 'orders', modernBackend: 'orders-svc' });
 

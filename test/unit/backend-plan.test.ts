@@ -80,7 +80,7 @@ describe('desiredBackend and backendSpecOf', () => {
   it('desiredBackend fills in every default', () => {
     expect(desired({ name: 'orders-svc', url: SVC_URL })).toEqual({
       name: 'orders-svc',
-      settings: { url: SVC_URL, role: 'modern', maxInFlight: 256, connectTimeoutMs: 5_000, connections: null, retryBudget: { percent: 20, minPerSecond: 5 } },
+      settings: { url: SVC_URL, role: 'modern', maxInFlight: 256, connectTimeoutMs: 5_000, connections: null, retryBudget: { percent: 20, minPerSecond: 5 }, hostHeader: 'client' },
     });
   });
 
@@ -115,7 +115,7 @@ describe('RouteFile: the backends section', () => {
   it('parses a file with a backends section, applying the defaults', () => {
     const file = parseRouteFile(RouteFile, { backends: [{ name: 'orders-svc', url: SVC_URL }], routes: [{ id: 'orders', pathPrefix: '/orders', modernBackend: 'orders-svc' }] });
     // The role is left to desiredBackend: modern, except for the backend named legacy.
-    expect(file.backends).toEqual([{ name: 'orders-svc', url: SVC_URL, maxInFlight: 256, connectTimeoutMs: 5_000, connections: null }]);
+    expect(file.backends).toEqual([{ name: 'orders-svc', url: SVC_URL, maxInFlight: 256, connectTimeoutMs: 5_000, connections: null, hostHeader: 'client' }]);
     expect(desiredBackend(file.backends![0]!).settings.role).toBe('modern');
     expect(desiredBackend({ ...file.backends![0]!, name: 'legacy' }).settings.role).toBe('legacy');
     expect(file.routes[0]!.modernBackend).toBe('orders-svc');

@@ -75,6 +75,7 @@ describe('BackendStore.create', () => {
       connectTimeoutMs: DEFAULT_BACKEND_SETTINGS.connectTimeoutMs,
       connections: null,
       retryBudget: { percent: 20, minPerSecond: 5 },
+      hostHeader: 'client',
       version: 1,
       createdAt: iso(T0),
       updatedAt: iso(T0),
