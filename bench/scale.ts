@@ -117,10 +117,10 @@ async function adminLags(adminUrl: string, file: string, failures: string[]): Pr
     ['GET /status (a page of 1,000)', () => call('GET', '/status')],
     ['GET /metrics', () => call('GET', '/metrics')],
     [
-      'export (every page of /routes)',
+      'export (every page of /routes, 1,000 a page)',
       async () => {
         for (let after: string | null = null; ; ) {
-          const page = JSON.parse(await call('GET', `/routes?limit=10000${after === null ? '' : `&after=${encodeURIComponent(after)}`}`)) as { next: string | null };
+          const page = JSON.parse(await call('GET', `/routes${after === null ? '' : `?after=${encodeURIComponent(after)}`}`)) as { next: string | null };
           if (page.next === null) return;
           after = page.next;
         }

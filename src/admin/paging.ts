@@ -1,8 +1,12 @@
 import { z } from 'zod';
 import { parseOrThrow } from '../validation.js';
 
-/** The most a list endpoint answers in one page, and what it answers without `limit`. */
-export const MAX_PAGE = 10_000;
+/**
+ * The most a list endpoint answers in one page, and what it answers without `limit`. A page is
+ * serialised on the serving event loop: a thousand routes take a few milliseconds, ten thousand
+ * held it for 77 ms in the bench.
+ */
+export const MAX_PAGE = 1_000;
 export const DEFAULT_PAGE = 1_000;
 
 /**

@@ -258,7 +258,8 @@ export class RouteStore {
    */
   apply(desired: readonly DesiredRoute[], options: ApplyOptions, meta: ChangeMeta): Plan {
     const run = () => {
-      const current = this.list();
+      // Read like the live table (shared, frozen settings; no schema parse per row): a million routes fit.
+      const current = this.stmts.list.all().map((row) => this.pageReader.read(row));
       const currentBackends = this.backends.list();
       const routes = planChanges(current, desired, options.prune);
       const backends = options.backends === undefined ? NO_BACKEND_CHANGES : planBackendChanges(currentBackends, options.backends, options.prune);
