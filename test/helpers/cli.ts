@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -73,4 +74,30 @@ function tryJson(line: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** What one CLI run printed and how it exited. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `strangler <args>` against an admin API, as an operator would run it: `cli` for any outcome,
+ * `ok` for a run that must succeed (its stdout), `json` for its `--json` output.
+ */
+export function adminCli(adminUrl: () => string) {
+  const cli = async (args: string[], env: NodeJS.ProcessEnv = {}, stdin?: string): Promise<CliResult> => {
+    const run = runCli(args, { STRANGLER_ADMIN_URL: adminUrl(), ...env }, { stdin });
+    const code = await run.exited;
+    return { code, stdout: run.stdout.join('\n'), stderr: run.stderr.join('\n') };
+  };
+  const ok = async (args: string[]): Promise<string> => {
+    const result = await cli(args);
+    expect(result, `strangler ${args.join(' ')}`).toMatchObject({ code: 0, stderr: '' });
+    return result.stdout;
+  };
+  const json = async (args: string[]): Promise<any> => JSON.parse(await ok([...args, '--json']));
+  return { cli, ok, json };
 }

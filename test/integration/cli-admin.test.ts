@@ -3,7 +3,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { adminCli } from '../helpers/cli.js';
 import { admin, startTestGateway, tempDir, type TestGateway } from '../helpers/servers.js';
 
 let gw: TestGateway;
@@ -18,28 +18,7 @@ afterEach(async () => {
   temp.cleanup();
 });
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `strangler <args>` against the test gateway's admin API, as an operator would. */
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}, stdin?: string): Promise<Result> {
-  const run = runCli(args, { STRANGLER_ADMIN_URL: gw.adminUrl, ...env }, { stdin });
-  const code = await run.exited;
-  return { code, stdout: run.stdout.join('\n'), stderr: run.stderr.join('\n') };
-}
-
-async function ok(args: string[]): Promise<string> {
-  const result = await cli(args);
-  expect(result, `strangler ${args.join(' ')}`).toMatchObject({ code: 0, stderr: '' });
-  return result.stdout;
-}
-
-async function json(args: string[]): Promise<any> {
-  return JSON.parse(await ok([...args, '--json']));
-}
+const { cli, ok, json } = adminCli(() => gw.adminUrl);
 
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { adminCli } from '../helpers/cli.js';
 import { admin, startBackend, startTestGateway, tempDir, type StubBackend, type TestGateway } from '../helpers/servers.js';
 
 /** `strangler backends …`, `routes add --modern-backend` and route files with a backends section, against a real gateway. */
@@ -25,27 +25,7 @@ afterEach(async () => {
   temp.cleanup();
 });
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  const run = runCli(args, { STRANGLER_ADMIN_URL: gw.adminUrl, ...env });
-  const code = await run.exited;
-  return { code, stdout: run.stdout.join('\n'), stderr: run.stderr.join('\n') };
-}
-
-async function ok(args: string[]): Promise<string> {
-  const result = await cli(args);
-  expect(result, `strangler ${args.join(' ')}`).toMatchObject({ code: 0, stderr: '' });
-  return result.stdout;
-}
-
-async function json(args: string[]): Promise<any> {
-  return JSON.parse(await ok([...args, '--json']));
-}
+const { cli, ok, json } = adminCli(() => gw.adminUrl);
 
 function writeFile(name: string, content: string): string {
   const path = join(temp.dir, name);
