@@ -41,7 +41,7 @@ export interface StoreContext {
 }
 
 /** A `backends` row as SQLite returns it; the settings are one validated JSON document. */
-interface BackendRow {
+export interface BackendRow {
   name: string;
   settings: string;
   version: number;

@@ -77,7 +77,7 @@ function labelPath(input: unknown, path: readonly PropertyKey[]): string {
 }
 
 /** `routes[2] (orders)` or `backends[0] (orders-svc)`: the entry by index and, when it has a sane one, its key. */
-export function entryLabel(input: unknown, section: 'routes' | 'backends', index: number): string {
+function entryLabel(input: unknown, section: 'routes' | 'backends', index: number): string {
   const entry = (input as Record<string, unknown[] | undefined>)[section]?.[index] as Record<string, unknown> | undefined;
   const key = entry?.[section === 'routes' ? 'id' : 'name'];
   const named = typeof key === 'string' && RouteId.safeParse(key).success ? ` (${key})` : '';

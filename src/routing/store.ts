@@ -92,7 +92,6 @@ export class RouteStore {
       list: db.prepare<[], RouteRow>('SELECT * FROM routes ORDER BY path_prefix'),
       firstPage: db.prepare<[number], RouteRow>('SELECT * FROM routes ORDER BY path_prefix LIMIT ?'),
       pageAfter: db.prepare<[string, number], RouteRow>('SELECT * FROM routes WHERE path_prefix > ? ORDER BY path_prefix LIMIT ?'),
-      count: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM routes'),
       feedPosition: db.prepare<[], { routes: number | null; backends: number | null }>(
         'SELECT (SELECT MAX(seq) FROM route_history) AS routes, (SELECT MAX(seq) FROM backend_history) AS backends',
       ),
@@ -196,10 +195,6 @@ export class RouteStore {
   page(limit: number, after?: string): Route[] {
     const rows = after === undefined ? this.stmts.firstPage.all(limit) : this.stmts.pageAfter.all(after, limit);
     return rows.map((row) => this.pageReader.read(row));
-  }
-
-  get count(): number {
-    return this.stmts.count.get()!.n;
   }
 
   /**

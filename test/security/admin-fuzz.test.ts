@@ -6,6 +6,7 @@ import { Backend, BackendHistoryAction, BackendHistoryEntry, BackendSettings, Ba
 import { HistoryAction, HistoryEntry, Route } from '../../src/routing/schema.js';
 import { admin, startTestGateway, type TestGateway } from '../helpers/servers.js';
 import { toRoute, type HistoryRow, type RouteRow } from '../../src/routing/store.js';
+import type { BackendRow } from '../../src/backends/store.js';
 
 /**
  * Property-based chaos against the admin API of one real gateway: arbitrary methods, paths,
@@ -462,13 +463,6 @@ function checkResponse(req: FuzzRequest, res: FuzzResponse): void {
   else if ('id' in body) Route.parse(body);
 }
 
-interface BackendRow {
-  name: string;
-  settings: string;
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
 
 interface BackendHistoryRow {
   name: string;
