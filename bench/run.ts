@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary] [--large]]`
+ * `npm run bench [-- --quick] [--scale[=100000,1000000]] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary] [--large]]`
  *
  * Starts one backend and every configuration's proxy (each in its own process), then measures
  * them one at a time: a warm-up each, then rounds in which every configuration runs every load
@@ -49,6 +49,8 @@ interface Args {
   quick: boolean;
   /** Only the route table at scale. */
   scaleOnly: boolean;
+  /** The table sizes it measures (`--scale=100000`); undefined for the defaults. */
+  scaleSizes: number[] | undefined;
   loadgen: string | undefined;
   profile: string | undefined;
   /** Profile with the 1 MiB body instead of the ~100-byte one. */
@@ -56,17 +58,21 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, scaleOnly: false, loadgen: undefined, profile: undefined, large: false };
+  const args: Args = { quick: false, scaleOnly: false, scaleSizes: undefined, loadgen: undefined, profile: undefined, large: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     if (flag === '--quick') args.quick = true;
-    else if (flag === '--scale') args.scaleOnly = true;
+    else if (flag === '--scale') {
+      args.scaleOnly = true;
+      args.scaleSizes = inline?.split(',').map(Number);
+      if (args.scaleSizes?.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--scale takes route counts, e.g. --scale=100000 (got "${inline}")`);
+    }
     else if (flag === '--loadgen') args.loadgen = inline ?? argv[++i];
     else if (flag === '--profile') args.profile = inline ?? 'gw-1';
     else if (flag === '--large') args.large = true;
     else if (flag === '--help' || flag === '-h') {
       process.stdout.write(
-        'usage: npm run bench [-- --quick] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary] [--large]]\n',
+        'usage: npm run bench [-- --quick] [--scale[=100000,1000000]] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary] [--large]]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument "${argv[i]}" (try --help)`);
@@ -125,9 +131,9 @@ async function main(): Promise<number> {
     if (args.profile !== undefined) return await runProfile(ctx, args.profile, loadgen, args.quick, args.large);
     if (args.scaleOnly) {
       const failures: string[] = [];
-      const md = renderScale(await scaleTest(ctx, args.quick, failures));
+      const md = renderScale(await scaleTest(ctx, args.quick, failures, args.scaleSizes));
       process.stdout.write(`\n${md}\n`);
-      log(`wrote ${writeResult(args.quick ? 'scale-quick.md' : 'scale.md', md)}`);
+      log(`wrote ${writeResult(args.scaleSizes !== undefined ? `scale-${args.scaleSizes.join('-')}.md` : args.quick ? 'scale-quick.md' : 'scale.md', md)}`);
       return failures.length ? 1 : 0;
     }
     return await benchmark(ctx, plan, loadgen, args.quick);
@@ -265,9 +271,9 @@ function defaultVerify(config: BenchConfig) {
 }
 
 /** The route table at 100,000 and 1,000,000 routes (10,000 in a smoke run). */
-async function scaleTest(ctx: Context, quick: boolean, failures: string[]): Promise<ScalePoint[]> {
+async function scaleTest(ctx: Context, quick: boolean, failures: string[], sizes?: number[]): Promise<ScalePoint[]> {
   const points: ScalePoint[] = [];
-  for (const routes of quick ? [10_000] : [100_000, 1_000_000]) {
+  for (const routes of sizes ?? (quick ? [10_000] : [100_000, 1_000_000])) {
     try {
       const point = await measureScale(ctx, routes, quick ? 1 : 10, log);
       failures.push(...point.failures.map((f) => `scale ${routes}: ${f}`));

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { applyOffThread } from '../store/off-thread.js';
+import { applyOffProcess } from '../store/off-process.js';
 import { AUDIT_NAMES, outcomeError } from '../store/apply-job.js';
 import { changeMeta } from './routes.js';
 import type { AdminOptions } from './server.js';
@@ -13,8 +13,8 @@ export const APPLY_BODY_LIMIT = 1024 * 1024 * 1024;
 /**
  * `POST /apply`: the declarative side of the API (`strangler apply -f routes.yaml`). The server
  * recomputes the plan inside the transaction, so what it returns is exactly what it did. The
- * body reaches the handler as bytes: a large one is parsed, validated and written by a worker
- * thread, never on the event loop that serves traffic.
+ * body reaches the handler as bytes: a large one is parsed, validated and written by a child
+ * process, never on the event loop that serves traffic.
  */
 export function registerApply(app: FastifyInstance, options: AdminOptions): void {
   const { store, logger } = options;
@@ -23,7 +23,7 @@ export function registerApply(app: FastifyInstance, options: AdminOptions): void
     scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: APPLY_BODY_LIMIT }, (_request, body, done) => done(null, body));
     scope.post('/apply', { bodyLimit: APPLY_BODY_LIMIT }, async (request, reply) => {
       const meta = changeMeta(request, undefined, undefined);
-      const outcome = await applyOffThread(store, { body: request.body as Buffer, meta }, options.busyTimeoutMs ?? 5_000);
+      const outcome = await applyOffProcess(store, { body: request.body as Buffer, meta }, options.busyTimeoutMs ?? 5_000);
       if (!outcome.ok) throw outcomeError(outcome);
       const who = { reqId: request.id, actor: meta.actor };
       const { changed } = outcome;

@@ -174,7 +174,7 @@ export class RouteStore {
     for (const listener of this.listeners) listener();
   }
 
-  /** The database file, for a worker thread to open its own connection to. */
+  /** The database file, for an apply process to open its own connection to. */
   get path(): string {
     return this.db.name;
   }

@@ -16,7 +16,7 @@ export interface Changed {
 /** An apply names up to this many changed routes (and backends) in its audit log; past it, counts. */
 export const AUDIT_NAMES = 100;
 
-/** One `POST /apply`: the raw body and who asked; what a worker thread is handed. */
+/** One `POST /apply`: the raw body and who asked; what an apply process is handed. */
 export interface ApplyJob {
   body: Uint8Array;
   meta: ChangeMeta;
@@ -32,7 +32,7 @@ export type ApplyOutcome =
 
 /**
  * Parses, validates, plans and applies a route file in one transaction of `store`. The same
- * code runs on the serving thread for small files and in a worker thread for large ones.
+ * code runs on the serving thread for small files and in a child process for large ones.
  */
 export function runApplyJob(store: RouteStore, job: ApplyJob): ApplyOutcome {
   try {

@@ -1,10 +1,10 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IN_THREAD_APPLY_BYTES } from '../../src/store/off-thread.js';
+import { IN_THREAD_APPLY_BYTES } from '../../src/store/off-process.js';
 import { admin, startTestGateway, type TestGateway } from '../helpers/servers.js';
 
 /**
- * The route table at scale, through the front door: a large route file is applied by a worker
+ * The route table at scale, through the front door: a large route file is applied by a child
  * thread, traffic keeps flowing meanwhile, and changes made under load all become visible.
  * Latency figures are printed for the bench's section, never asserted.
  */
@@ -95,6 +95,27 @@ describe(`a table of ${COUNT.toLocaleString('en')} routes`, () => {
     lags.sort((a, b) => a - b);
     console.log(`[figures] large-table changes: 20 PATCHes under load at ${COUNT} routes, PATCH to live p50 ${lags[10]!.toFixed(1)} ms, max ${lags.at(-1)!.toFixed(1)} ms; ${served} requests, 0 failed`);
   }, 300_000);
+
+  it('a large file that is invalid or not JSON is refused by the apply process with the same 400s, and writes nothing', async () => {
+    gw = await startTestGateway();
+    const count = 5_000;
+    const file = routeFile(count);
+    file.routes[4_321]!.mode = 'sideways';
+    const body = JSON.stringify(file);
+    expect(Buffer.byteLength(body)).toBeGreaterThan(IN_THREAD_APPLY_BYTES);
+    const post = (b: string) => fetch(`${gw!.adminUrl}/apply`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b });
+    const invalid = await post(body);
+    expect(invalid.status).toBe(400);
+    expect(((await invalid.json()) as { error: { code: string; details: { path: string }[] } }).error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: [{ path: 'routes[4321] (svc-4321).mode' }],
+    });
+    const broken = await post(body.slice(0, -1));
+    expect(broken.status).toBe(400);
+    expect(((await broken.json()) as { error: { code: string } }).error.code).toBe('INVALID_JSON');
+    expect((await admin(gw, 'GET', '/routes')).body.routes).toEqual([]);
+    expect(gw.routes.current.size).toBe(0);
+  }, 120_000);
 
   it('pages GET /routes with a cursor, and the pages add up to the table', async () => {
     gw = await startTestGateway();
