@@ -34,6 +34,8 @@ export interface LoadResult extends RawLoadResult {
   rps: number;
   /** Response bytes per second, in MiB. */
   mibPerS: number;
+  /** CPU time (user + system) the proxy's processes spent per request, in µs; unset without a pid. */
+  cpuUsPerReq?: number;
 }
 
 export function chooseLoadGen(requested: string | undefined): LoadGen {

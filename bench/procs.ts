@@ -224,6 +224,24 @@ export function treeRssBytes(pid: number): number | undefined {
   return total;
 }
 
+/**
+ * CPU time (user + system) of a process and its descendants, in ms, from /proc; undefined when
+ * it is gone or not on Linux. Clock ticks are 10 ms (USER_HZ is 100 on Linux).
+ */
+export function treeCpuMs(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields 14 and 15 (utime, stime); the command name (field 2) may contain spaces, so split after ")".
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  let total = (Number(fields[11]) + Number(fields[12])) * 10;
+  for (const child of childrenOf(pid)) total += treeCpuMs(child) ?? 0;
+  return total;
+}
+
 function childrenOf(pid: number): number[] {
   if (!existsSync('/proc')) return [];
   const out: number[] = [];

@@ -27,6 +27,8 @@ export interface Measurement {
   p50Ms: number;
   p99Ms: number;
   mibPerS: number;
+  /** CPU µs per request (NaN when not measured): unlike req/s, barely moved by what else the machine runs. */
+  cpuUsPerReq: number;
   /** (max - min) / median of req/s over the runs: how noisy this number is (NaN with one run). */
   spread: number;
 }
@@ -55,6 +57,8 @@ export interface Ratio {
   small50?: number;
   small1?: number;
   large?: number;
+  /** CPU per request @50c, the second's ÷ the first's: above 1× the first costs less CPU per request. */
+  cpu50?: number;
 }
 
 export interface Report {
@@ -94,6 +98,7 @@ export function summarise(runs: LoadResult[]): Measurement {
     p50Ms: median(runs.map((r) => r.p50Ms)),
     p99Ms: median(runs.map((r) => r.p99Ms)),
     mibPerS: median(runs.map((r) => r.mibPerS)),
+    cpuUsPerReq: median(runs.map((r) => r.cpuUsPerReq ?? NaN)),
     spread: rps > 0 && runs.length > 1 ? (Math.max(...all) - Math.min(...all)) / rps : NaN,
   };
 }
@@ -117,7 +122,7 @@ export function systemInfo(loadgen: LoadGen): { node: string; cpu: string; cores
 }
 
 type Get = (r: ConfigResult) => number | undefined;
-const of = (kind: Kind, metric: 'rps' | 'p99Ms' | 'mibPerS'): Get => (r) => r.results[kind]?.[metric];
+const of = (kind: Kind, metric: 'rps' | 'p99Ms' | 'mibPerS' | 'cpuUsPerReq'): Get => (r) => r.results[kind]?.[metric];
 
 export function computeRatios(byKey: Map<ConfigKey, ConfigResult>): Ratio[] {
   const pairs: [string, ConfigKey, ConfigKey][] = [
@@ -137,7 +142,10 @@ export function computeRatios(byKey: Map<ConfigKey, ConfigResult>): Ratio[] {
       const y = rb && get(rb);
       return x !== undefined && y !== undefined && y > 0 ? x / y : undefined;
     };
-    return { name, small50: div(of('small50', 'rps')), small1: div(of('small1', 'rps')), large: div(of('large', 'mibPerS')) };
+    const cpu = (r: ConfigResult | undefined) => r?.results.small50?.cpuUsPerReq;
+    const [cpuA, cpuB] = [cpu(ra), cpu(rb)];
+    const cpu50 = cpuA !== undefined && cpuB !== undefined && cpuA > 0 && !Number.isNaN(cpuA + cpuB) ? cpuB / cpuA : undefined;
+    return { name, small50: div(of('small50', 'rps')), small1: div(of('small1', 'rps')), large: div(of('large', 'mibPerS')), cpu50 };
   });
 }
 
@@ -222,12 +230,12 @@ export function renderMarkdown(report: Report): string {
   lines.push(`- ${report.breaker}`, '');
 
   lines.push(
-    '| configuration | req/s @50c | p50 @50c | p99 @50c | req/s @1c | p50 @1c | p99 @1c | 1 MiB: MiB/s | RSS idle → end (MiB) | spread @50c |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| configuration | req/s @50c | p50 @50c | p99 @50c | CPU µs/req @50c | req/s @1c | p50 @1c | p99 @1c | 1 MiB: MiB/s | RSS idle → end (MiB) | spread @50c |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const c of report.configs) {
     if (c.status === 'skipped' || Object.keys(c.results).length === 0) {
-      lines.push(`| ${c.label} | ${c.status.toUpperCase()}: ${c.reason ?? ''} | | | | | | | | |`);
+      lines.push(`| ${c.label} | ${c.status.toUpperCase()}: ${c.reason ?? ''} | | | | | | | | | |`);
       continue;
     }
     const label = c.status === 'failed' ? `${c.label} (FAILED, see below)` : c.label;
@@ -235,15 +243,15 @@ export function renderMarkdown(report: Report): string {
     const s1 = c.results.small1;
     const rss = c.rssEndMiB === undefined ? '—' : `${num(c.rssStartMiB, 1)} → ${num(c.rssEndMiB, 1)}`;
     lines.push(
-      `| ${label} | ${num(s50?.rps)} | ${s50 ? ms(s50.p50Ms) : '—'} | ${s50 ? ms(s50.p99Ms) : '—'} | ` +
+      `| ${label} | ${num(s50?.rps)} | ${s50 ? ms(s50.p50Ms) : '—'} | ${s50 ? ms(s50.p99Ms) : '—'} | ${num(s50?.cpuUsPerReq, 1)} | ` +
         `${num(s1?.rps)} | ${s1 ? ms(s1.p50Ms) : '—'} | ${s1 ? ms(s1.p99Ms) : '—'} | ${num(c.results.large?.mibPerS)} | ${rss} | ` +
         `${s50 && !Number.isNaN(s50.spread) ? pct(s50.spread) : '—'} |`,
     );
   }
   lines.push('');
 
-  lines.push('| ratio | req/s @50c | req/s @1c | 1 MiB MiB/s |', '|---|---:|---:|---:|');
-  for (const r of report.ratios) lines.push(`| ${r.name} | ${ratioCell(r.small50)} | ${ratioCell(r.small1)} | ${ratioCell(r.large)} |`);
+  lines.push('| ratio | req/s @50c | req/s @1c | 1 MiB MiB/s | CPU per request @50c (inverse) |', '|---|---:|---:|---:|---:|');
+  for (const r of report.ratios) lines.push(`| ${r.name} | ${ratioCell(r.small50)} | ${ratioCell(r.small1)} | ${ratioCell(r.large)} | ${ratioCell(r.cpu50)} |`);
   lines.push('');
 
   lines.push('| target (reported, not asserted) | measured | status | note |', '|---|---|---|---|');

@@ -25,6 +25,7 @@ import {
   probe,
   startChild,
   stopAll,
+  treeCpuMs,
   treeRssBytes,
   waitForLine,
   type Placement,
@@ -180,7 +181,11 @@ async function benchmark(ctx: Context, plan: Report['plan'], loadgen: LoadGen, q
   const load = async (r: Running, kind: KindPlan, durationS: number): Promise<LoadResult | undefined> => {
     const path = kind.body === 'small' ? r.config.smallPath : r.config.largePath;
     try {
+      const pid = r.target.pid;
+      const cpuBefore = pid === undefined ? undefined : treeCpuMs(pid);
       const res = await runLoad(loadgen, { url: r.target.url + path, connections: kind.connections, durationS }, ctx.placement.clientCpu);
+      const cpuAfter = pid === undefined ? undefined : treeCpuMs(pid);
+      if (cpuBefore !== undefined && cpuAfter !== undefined && res.requests > 0) res.cpuUsPerReq = ((cpuAfter - cpuBefore) * 1_000) / res.requests;
       const bad = bulkErrors(res);
       if (bad !== undefined) fail(r.result, failures, `${kind.kind}: ${bad}`);
       return res;
