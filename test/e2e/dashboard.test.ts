@@ -243,6 +243,10 @@ describe.skipIf(!haveChromium())('dashboard in a browser', () => {
           .map((e) => e.tagName + '.' + e.className)`);
         expect({ hash, wide }).toEqual({ hash, wide: [] });
         expect({ hash, width: await page.evaluate('document.documentElement.scrollWidth') }).toEqual({ hash, width: 390 });
+        if (hash.startsWith('#/routes/')) {
+          const box = (await page.getByRole('button', { name: 'Flip to legacy' }).boundingBox())!;
+          expect(box.y + box.height).toBeLessThanOrEqual(844);
+        }
       } finally {
         await closePage(page);
       }

@@ -17,14 +17,20 @@ export function addSample(samples: readonly ShareSample[], sample: ShareSample, 
   return [...samples.filter((s) => s.at > sample.at - windowMs && s.at < sample.at), sample];
 }
 
+/** The chart spans at least this much time, so the first few samples do not fill it edge to edge. */
+const MIN_SPAN_MS = 60_000;
+
 /**
- * The samples as SVG polyline points in a `width` × `height` box: time left to right over the
- * window ending `now`, share bottom (0) to top (1).
+ * The samples as SVG polyline points in a `width` × `height` box: time left to right, ending
+ * `now` and reaching back to the oldest sample (at least a minute, at most the window); share
+ * bottom (0) to top (1).
  */
 export function chartPoints(samples: readonly ShareSample[], now: number, width: number, height: number, windowMs = SHARE_WINDOW_MS): string {
+  const oldest = samples[0]?.at ?? now;
+  const span = Math.min(windowMs, Math.max(MIN_SPAN_MS, now - oldest));
   return samples
     .map((s) => {
-      const x = Math.max(0, width - ((now - s.at) / windowMs) * width);
+      const x = Math.max(0, width - ((now - s.at) / span) * width);
       const y = height - Math.min(1, Math.max(0, s.share)) * height;
       return `${round(x)},${round(y)}`;
     })

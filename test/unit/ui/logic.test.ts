@@ -65,9 +65,22 @@ describe("modern's share over time", () => {
   it('draws time left to right and share bottom to top, clamped to the box', () => {
     const samples = [
       { at: 0, share: 0 },
-      { at: 5_000, share: 0.5 },
-      { at: 10_000, share: 1.5 },
+      { at: 60_000, share: 0.5 },
+      { at: 120_000, share: 1.5 },
     ];
-    expect(chartPoints(samples, 10_000, 100, 50, 10_000)).toBe('0,50 50,25 100,0');
+    expect(chartPoints(samples, 120_000, 100, 50, 600_000)).toBe('0,50 50,25 100,0');
+  });
+
+  it('spans at least a minute and at most the window', () => {
+    const young = [
+      { at: 90_000, share: 0 },
+      { at: 120_000, share: 1 },
+    ];
+    expect(chartPoints(young, 120_000, 100, 50, 600_000)).toBe('50,50 100,0');
+    const old = [
+      { at: 0, share: 0 },
+      { at: 300_000, share: 1 },
+    ];
+    expect(chartPoints(old, 300_000, 100, 50, 150_000)).toBe('0,50 100,0');
   });
 });

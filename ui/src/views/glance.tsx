@@ -35,6 +35,8 @@ export function Glance({ status, samples }: { status: MigrationStatus; samples: 
         <figcaption class="label">Modern's share, last {SHARE_WINDOW_MS / 60_000} min (kept by this tab)</figcaption>
         <svg viewBox={`0 0 ${W} ${H}`} width={W} height={H} role="img" aria-label={`Modern's share over time, now ${percent(last?.share)}`}>
           <line x1="0" y1={H / 2} x2={W} y2={H / 2} class="grid" />
+          <text x="2" y="9" class="axis">100%</text>
+          <text x="2" y={H - 2} class="axis">0%</text>
           <polyline points={chartPoints(samples, last?.at ?? 0, W, H)} class="line" />
         </svg>
       </figure>
