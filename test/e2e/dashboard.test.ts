@@ -1,8 +1,8 @@
-import { createServer, type AddressInfo } from 'node:net';
 import type { Browser, Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketOf } from '../../src/routing/canary.js';
 import { haveChromium, openPage, startBrowser, type TestBrowser } from '../helpers/browser.js';
+import { freePort } from '../helpers/httpbin.js';
 import { admin, startTestGateway, type TestGateway } from '../helpers/servers.js';
 
 const TOKEN = 'dashboard-e2e-token-0123456789';
@@ -254,7 +254,7 @@ describe.skipIf(!haveChromium())('dashboard in a browser', () => {
   });
 
   it('opens directly without a token, shows a banner while the gateway is down, and recovers', async () => {
-    const port = await freePort();
+    const port = await freePort(); // the same port again after the restart: the page's origin
     const start = () => startTestGateway({ deps: { uiDir: tb.uiDir }, config: { adminPort: port } });
     let loopback = await start();
     const { page } = await openPage(browser);
@@ -292,15 +292,6 @@ describe.skipIf(!haveChromium())('dashboard in a browser', () => {
     }
   });
 });
-
-/** A port nothing listens on now, so a gateway can be restarted on the same origin. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const SHADOW_REPORT = {
   routeId: 'orders',

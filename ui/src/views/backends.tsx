@@ -22,7 +22,7 @@ export function Backends() {
       <h1>Backends</h1>
       {error !== null && <p class="error" role="alert">Could not refresh: {error}</p>}
       {backends !== null && (
-        <div class="scroll" tabIndex={0} aria-label="Backends table">
+        <div class="scroll" role="region" tabIndex={0} aria-label="Backends table">
           <table class="backends">
             <thead>
               <tr>

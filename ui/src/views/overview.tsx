@@ -3,7 +3,7 @@ import type { MigrationStatus, RouteStatus } from '../../../src/observe/status.j
 import { describe, get } from '../api.js';
 import { cursorBefore, matches, pageQuery, runs, type IndexEntry } from '../paging.js';
 import { usePoll } from '../poll.js';
-import { routeIndex } from '../route-index.js';
+import { invalidateIndex, routeIndex } from '../route-index.js';
 import { addSample, type ShareSample } from '../share-history.js';
 import { Glance } from './glance.js';
 import { RoutesTable } from './routes-table.js';
@@ -90,6 +90,8 @@ async function load(query: string, page: number): Promise<Loaded> {
   const visible = positions.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE);
   const reads = runs(visible).map((run) => get<MigrationStatus>(pageQuery('status', run.length, cursorBefore(entries, run.start))));
   const answers = await Promise.all(reads.length > 0 ? reads : [get<MigrationStatus>('status?limit=1')]);
+  // A route added or removed elsewhere: read the list again on the next refresh.
+  if (complete && answers[0]!.routes.total !== entries.length) invalidateIndex();
   const numbers = new Map(answers.flatMap((a) => a.perRoute.map((r) => [r.id, r] as const)));
   return { status: answers[0]!, rows: visible.map((i) => entries[i]!), numbers, matched: positions.length, complete };
 }

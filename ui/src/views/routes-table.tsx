@@ -7,7 +7,7 @@ import { SideCells, SideHeaders } from './side-cells.js';
 export function RoutesTable({ rows, numbers }: { rows: readonly IndexEntry[]; numbers: ReadonlyMap<string, RouteStatus> }) {
   if (rows.length === 0) return <p class="note">No route matches.</p>;
   return (
-    <div class="scroll" tabIndex={0} aria-label="Routes table (scrolls sideways on narrow screens)">
+    <div class="scroll" role="region" tabIndex={0} aria-label="Routes table (scrolls sideways on narrow screens)">
       <table class="routes">
         <colgroup>
           <col class="c-id" />
