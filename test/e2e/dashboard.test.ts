@@ -31,6 +31,7 @@ describe.skipIf(!haveChromium())('dashboard in a browser', () => {
   });
 
   const api = (method: string, path: string, body?: unknown) => admin(gw, method, path, body, AUTH);
+  const breakerOf = async (id: string) => (await api('GET', '/breakers')).body.breakers.find((b: any) => b.routeId === id);
   const createRoute = async (body: Record<string, unknown>) => expect((await api('POST', '/routes', body)).status).toBe(201);
 
   /** A fresh tab signed in with the token, on `hash`. */
@@ -193,6 +194,29 @@ describe.skipIf(!haveChromium())('dashboard in a browser', () => {
       await alert.getByRole('button', { name: 'Reload the route' }).click();
       await page.getByText('version 2').waitFor();
       expect(await page.getByLabel('Canary share to modern').inputValue()).toBe('10');
+    } finally {
+      await closePage(page);
+    }
+  });
+
+  it("shows an open breaker and closes it with a reset", async () => {
+    const down = `http://127.0.0.1:${await freePort()}`; // nothing listens: every modern try is refused
+    expect((await api('POST', '/backends', { name: 'down', url: down, role: 'modern' })).status).toBe(201);
+    await createRoute({ id: 'flaky', pathPrefix: '/flaky', mode: 'modern', modernBackend: 'down' });
+    await expect
+      .poll(async () => {
+        await fetch(`${gw.proxyUrl}/flaky`).then((r) => r.text()); // falls back to legacy
+        return (await breakerOf('flaky')).state;
+      })
+      .toBe('open');
+    const { page } = await signedIn('#/routes/flaky');
+    try {
+      const state = page.locator('[data-stat="breaker-state"]');
+      await expect.poll(() => state.textContent()).toBe('open');
+      await page.getByRole('button', { name: 'Reset breaker…' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Reset the breaker' }).click();
+      await expect.poll(() => state.textContent()).toBe('closed');
+      expect((await breakerOf('flaky')).state).toBe('closed');
     } finally {
       await closePage(page);
     }
