@@ -237,13 +237,24 @@ describe.skipIf(!haveChromium())('dashboard in a browser', () => {
     }
   });
 
-  it('shows the shadow results panel from the shadow endpoint (stubbed response)', async () => {
+  it('shows the shadow results: the panel from the shadow endpoint, the match rate in the overview (stubbed answers)', async () => {
     const { page } = await signedIn();
     try {
       // Shadow mode is another issue's: this one test answers its endpoint as the contract says.
       await page.route(`${gw.adminUrl}/routes/orders/shadow`, (route) =>
         route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(SHADOW_REPORT) }),
       );
+      // ... and `/status` gives a shadow route its match rate: the real answer, that field added.
+      await page.route(/\/status\?/, async (route) => {
+        const status = (await (await route.fetch()).json()) as any;
+        for (const row of status.perRoute) row.shadow = row.id === 'orders' ? { matchRate: 0.9322, compared: 120 } : null;
+        await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(status) });
+      });
+      await page.reload();
+      const match = page.locator('tr[data-route="orders"] [data-col="shadow-match"]');
+      await expect.poll(() => match.textContent()).toBe('93.2% match');
+      expect(await page.locator('tr[data-route="users"] [data-col="shadow-match"]').count()).toBe(0);
+
       await page.goto(`${gw.adminUrl}/ui/#/routes/orders`);
       const panel = page.getByRole('region', { name: 'Shadow results' });
       await panel.waitFor();

@@ -1,7 +1,10 @@
 import type { RouteStatus } from '../../../src/observe/status.js';
-import { DASH } from '../format.js';
+import { DASH, percent } from '../format.js';
 import type { IndexEntry } from '../paging.js';
 import { SideCells, SideHeaders } from './side-cells.js';
+
+/** `/status` gives a route in shadow mode its comparisons so far (shadow mode, issue 16). */
+type WithShadow = RouteStatus & { shadow?: { matchRate: number | null; compared: number } | null };
 
 /** One page of routes; fixed column widths, so refreshed numbers never move the layout. */
 export function RoutesTable({ rows, numbers }: { rows: readonly IndexEntry[]; numbers: ReadonlyMap<string, RouteStatus> }) {
@@ -36,8 +39,9 @@ export function RoutesTable({ rows, numbers }: { rows: readonly IndexEntry[]; nu
         </thead>
         <tbody>
           {rows.map((row) => {
-            const n = numbers.get(row.id);
+            const n: WithShadow | undefined = numbers.get(row.id);
             const mode = n?.mode ?? row.mode;
+            const shadow = n?.shadow ?? null;
             return (
               <tr key={row.id} data-route={row.id}>
                 <th scope="row">
@@ -46,6 +50,11 @@ export function RoutesTable({ rows, numbers }: { rows: readonly IndexEntry[]; nu
                 <td class="mono">{row.pathPrefix}</td>
                 <td>
                   <span class={`mode mode-${mode}`}>{mode}</span>
+                  {shadow !== null && (
+                    <span class="sub num" data-col="shadow-match" title={`${shadow.compared} compared`}>
+                      {percent(shadow.matchRate)} match
+                    </span>
+                  )}
                 </td>
                 <td class="num" data-col="modern-percent">{n === undefined ? DASH : `${n.modernPercent}%`}</td>
                 <td>
