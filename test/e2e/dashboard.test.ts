@@ -185,6 +185,9 @@ describe.skipIf(!haveChromium())('dashboard in a browser', () => {
     try {
       await page.getByText('version 1').waitFor();
       expect((await api('PATCH', '/routes/stock', { mode: 'canary', canaryPercent: 10, reason: 'someone else' })).status).toBe(200);
+      // The page announces the newer version but keeps showing (and sending) the one it loaded.
+      await page.getByRole('status').filter({ hasText: 'changed elsewhere' }).waitFor();
+      expect(await page.getByText('version 1 ·').count()).toBe(1);
       await page.getByLabel('Canary share to modern').fill('30');
       await page.getByRole('button', { name: 'Set canary…' }).click();
       await page.getByRole('dialog').getByRole('button', { name: 'Set canary to 30%' }).click();
@@ -315,8 +318,10 @@ describe.skipIf(!haveChromium())('dashboard in a browser', () => {
     try {
       await page.locator('tr[data-route="orders"] a').click();
       await page.getByRole('heading', { name: 'History' }).waitFor();
+      await page.getByLabel('Canary share to modern').fill('20');
       await page.getByRole('button', { name: 'Set canary…' }).click();
       await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+      expect((await api('GET', '/routes/orders')).body.canaryPercent).toBe(0); // cancelled: nothing changed
       await page.getByRole('link', { name: 'Backends' }).click();
       await page.locator('tr[data-backend="legacy"]').waitFor();
       await page.waitForTimeout(500);

@@ -53,6 +53,7 @@ export async function startBrowser(): Promise<TestBrowser> {
 /** A new page in a fresh context (empty sessionStorage and cookies) that records every request it makes. */
 export async function openPage(browser: Browser, viewport = { width: 1280, height: 800 }): Promise<{ page: Page; requests: Request[] }> {
   const context = await browser.newContext({ viewport });
+  context.setDefaultTimeout(10_000); // a missing element fails with its locator, before the test's own timeout
   const page = await context.newPage();
   const requests: Request[] = [];
   page.on('request', (request) => requests.push(request));

@@ -68,7 +68,7 @@ export function RouteControls({ route, propose }: { route: Route; propose: (chan
           />
           <output for="canary" class="num">{percent}%</output>
         </div>
-        <button type="submit" disabled={percent === route.canaryPercent && route.mode === 'canary'}>
+        <button type="submit" disabled={route.mode === 'canary' ? percent === route.canaryPercent : percent === 0}>
           Set canary…
         </button>
       </form>

@@ -46,6 +46,9 @@ export function RoutePage({ id }: { id: string }) {
   }, [id]);
   useEffect(() => void reload(), [reload]);
   usePoll(async () => setLive(await liveNumbers(id)), [id]);
+  // The route itself is not replaced under the user's hands: a newer version is only announced.
+  const [newer, setNewer] = useState<number | null>(null);
+  usePoll(async () => setNewer((await get<Route>(`routes/${encodeURIComponent(id)}`)).version), [id]);
 
   /** Wraps a change: shows its outcome, reloads the route and its history. */
   const propose = (change: PendingChange) =>
@@ -103,6 +106,12 @@ export function RoutePage({ id }: { id: string }) {
         </p>
       )}
       {loadError !== null && <p class="error" role="alert">Could not refresh the route: {loadError}</p>}
+      {newer !== null && newer !== route.version && changeError === null && (
+        <div class="notice" role="status">
+          <p>This route was changed elsewhere: version {newer} is newer than the version {route.version} shown here.</p>
+          <button type="button" onClick={() => void reload()}>Reload the route</button>
+        </div>
+      )}
       <div class="route-grid">
         <SideTable status={live.status} />
         <RouteControls route={route} propose={propose} />
