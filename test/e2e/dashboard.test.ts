@@ -194,6 +194,7 @@ describe.skipIf(!haveChromium())('dashboard in a browser', () => {
       const alert = page.getByRole('alert');
       await expect.poll(() => alert.textContent()).toContain('Someone else changed this route');
       expect((await api('GET', '/routes/stock')).body.canaryPercent).toBe(10);
+      expect(await page.getByText('version 1 ·').count()).toBe(1); // nothing reloaded behind the message
       await alert.getByRole('button', { name: 'Reload the route' }).click();
       await page.getByText('version 2').waitFor();
       expect(await page.getByLabel('Canary share to modern').inputValue()).toBe('10');

@@ -50,7 +50,10 @@ export function RoutePage({ id }: { id: string }) {
   const [newer, setNewer] = useState<number | null>(null);
   usePoll(async () => setNewer((await get<Route>(`routes/${encodeURIComponent(id)}`)).version), [id]);
 
-  /** Wraps a change: shows its outcome, reloads the route and its history. */
+  /**
+   * Wraps a change: shows its outcome; after a success, reloads the route and its history. After
+   * a refusal the page keeps what it showed, so the user reads the error and reloads when ready.
+   */
   const propose = (change: PendingChange) =>
     setPending({
       ...change,
@@ -59,11 +62,12 @@ export function RoutePage({ id }: { id: string }) {
         setSaved(null);
         try {
           await change.run(reason);
-          invalidateIndex();
-          setSaved(`${change.title}: done.`);
         } catch (err) {
           setChangeError(err);
+          return;
         }
+        invalidateIndex();
+        setSaved(`${change.title}: done.`);
         await reload();
         setLive(await liveNumbers(id).catch(() => live));
       },
