@@ -134,11 +134,18 @@ describe.skipIf(!haveChromium())('dashboard in a browser', () => {
     }
   });
 
-  it('flips to legacy with one click and one confirmation, the button in view at 1280×800', async () => {
-    await createRoute({ id: 'pay', pathPrefix: '/pay', mode: 'modern' });
-    await expect.poll(async () => ((await (await fetch(`${gw.proxyUrl}/pay`)).json()) as any).servedBy).toBe('modern');
+  it('moves a route to modern with the mode selector, then flips it back to legacy with one click and one confirmation', async () => {
+    await createRoute({ id: 'pay', pathPrefix: '/pay' });
     const { page } = await signedIn('#/routes/pay');
     try {
+      await page.getByLabel('Mode', { exact: true }).selectOption('modern');
+      await page.getByRole('button', { name: 'Change mode…' }).click();
+      expect(await page.getByRole('dialog').textContent()).toContain('mode: legacy → modern');
+      await page.getByRole('dialog').getByRole('button', { name: 'Change mode to modern' }).click();
+      await page.getByRole('status').filter({ hasText: 'done' }).waitFor();
+      await expect.poll(async () => ((await (await fetch(`${gw.proxyUrl}/pay`)).json()) as any).servedBy).toBe('modern');
+
+      // The flip: in view at 1280×800 without scrolling, one click, one confirmation.
       const flip = page.getByRole('button', { name: 'Flip to legacy' });
       const box = (await flip.boundingBox())!;
       expect(box.y + box.height).toBeLessThanOrEqual(800);
