@@ -10,13 +10,7 @@ import { createModernServer } from '../modern/server.js';
 import { ServeConfig } from '../src/config.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import { createLoggers } from '../src/logger.js';
-import type { z } from 'zod';
-import type { RouteCreate } from '../src/routing/schema.js';
-
-const SEED: z.input<typeof RouteCreate>[] = [
-  { id: 'orders', pathPrefix: '/orders', mode: 'legacy', canaryPercent: 0, stickyKey: 'cookie', timeoutMs: 5_000, maxBodyBytes: null },
-  { id: 'users', pathPrefix: '/users', mode: 'legacy', canaryPercent: 0, stickyKey: 'header:x-user-id', timeoutMs: 5_000, maxBodyBytes: null },
-];
+import { seed } from './seed.js';
 
 async function main(): Promise<void> {
   const env = process.env;
@@ -63,18 +57,13 @@ function listen(server: Server, port: number, name: string): Promise<Server> {
   });
 }
 
-/** Seeds the demo routes the first time only, so changes made while exploring survive a restart. */
-function seed(gateway: Gateway): void {
-  if (gateway.store.list().length > 0) return;
-  for (const route of SEED) gateway.store.create(route, { actor: 'demo', reason: 'demo seed' });
-}
-
 function printWelcome(gateway: Gateway, db: string, usersPort: number): void {
   const p = gateway.proxyUrl;
   const a = gateway.adminUrl;
   process.stdout.write(`
   strangler-gateway demo is running
     gateway     ${p}      (point a browser or curl here)
+    dashboard   ${a}/ui/   (open it in a browser: the routes, canary slider, flip to legacy)
     admin API   ${a}
     routes.db   ${db}
     users-svc   http://127.0.0.1:${usersPort}   (a second modern service: strangler backends add users-svc --url …)

@@ -24,6 +24,8 @@ export interface GatewayDeps {
   pollMs?: number;
   /** How long a change waits for another process's write lock (default 5 s). */
   busyTimeoutMs?: number;
+  /** The built dashboard the admin listener serves at /ui/ (default: dist/ui next to the code). */
+  uiDir?: string;
 }
 
 export interface Gateway {
@@ -94,6 +96,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     allowedHosts: allowedHostnames(config.adminHost, config.adminAllowedHosts),
     isDraining: () => draining,
     busyTimeoutMs: deps.busyTimeoutMs,
+    uiDir: deps.uiDir,
   });
   try {
     await proxy.listen(config.port, config.host);

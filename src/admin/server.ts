@@ -1,5 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Logger } from 'pino';
 import { GatewayError, errorJson, isGatewayError, type ErrorCode } from '../errors.js';
 import type { GatewayMetrics } from '../observe/metrics.js';
@@ -18,6 +25,7 @@ import { registerMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRoutes } from './routes.js';
 import { registerStatus } from './status.js';
+import { isUiRoute, registerUi } from './ui.js';
 
 export interface AdminOptions {
   store: RouteStore;
@@ -27,13 +35,15 @@ export interface AdminOptions {
   metrics: GatewayMetrics;
   traffic: TrafficWindow;
   logger: Logger;
-  /** When set, every call but the health probes needs `Authorization: Bearer <token>`. */
+  /** When set, every call but the health probes, the API description and the dashboard's files needs `Authorization: Bearer <token>`. */
   token: string | undefined;
   /** The host names `Host` may carry (DNS rebinding defence); see allowedHostnames. */
   allowedHosts: ReadonlySet<string> | 'any';
   isDraining: () => boolean;
   /** How long a change waits for another process's write lock (the store's busy timeout). */
   busyTimeoutMs?: number | undefined;
+  /** The built dashboard (dist/ui); by default found next to the code. */
+  uiDir?: string | undefined;
 }
 
 const BODY_LIMIT = 64 * 1024; // route changes are small; anything larger is a mistake or an attack
@@ -75,6 +85,7 @@ export async function buildAdminApp(options: AdminOptions): Promise<FastifyInsta
   );
 
   registerEndpoints(app, options);
+  registerUi(app, options.uiDir);
   await app.ready();
   return app;
 }
@@ -93,8 +104,9 @@ export function registerEndpoints(app: FastifyInstance, options: AdminOptions): 
 
 function bearerAuth(token: string) {
   const expected = digest(token);
-  return async (request: { url: string; headers: Record<string, string | string[] | undefined> }) => {
-    if (OPEN_PATHS.has(request.url.split('?')[0]!)) return;
+  return async (request: FastifyRequest) => {
+    // The dashboard's files are exempt by the route they matched, never by a prefix of the raw URL.
+    if (OPEN_PATHS.has(request.url.split('?')[0]!) || isUiRoute(request.routeOptions.url)) return;
     const header = request.headers.authorization;
     const given = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : undefined;
     // Compare fixed-length digests so the time taken says nothing about the token.

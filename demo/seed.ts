@@ -1,0 +1,15 @@
+import type { z } from 'zod';
+import type { Gateway } from '../src/gateway.js';
+import type { RouteCreate } from '../src/routing/schema.js';
+
+/** The demo's two routes, both on legacy: the README's walk-through migrates them. */
+export const SEED: z.input<typeof RouteCreate>[] = [
+  { id: 'orders', pathPrefix: '/orders', mode: 'legacy', canaryPercent: 0, stickyKey: 'cookie', timeoutMs: 5_000, maxBodyBytes: null },
+  { id: 'users', pathPrefix: '/users', mode: 'legacy', canaryPercent: 0, stickyKey: 'header:x-user-id', timeoutMs: 5_000, maxBodyBytes: null },
+];
+
+/** Seeds the demo routes the first time only, so changes made while exploring survive a restart. */
+export function seed(gateway: Pick<Gateway, 'store'>): void {
+  if (gateway.store.list().length > 0) return;
+  for (const route of SEED) gateway.store.create(route, { actor: 'demo', reason: 'demo seed' });
+}

@@ -1,0 +1,92 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { Route } from '../../../src/routing/schema.js';
+import { call } from '../api.js';
+import type { PendingChange } from './confirm-dialog.js';
+
+const BASE_MODES = ['legacy', 'canary', 'modern'];
+
+/** The modes this gateway knows: `shadow` too where routes carry shadow settings. */
+function modesOf(route: Route): string[] {
+  return 'shadow' in route ? [...BASE_MODES, 'shadow'] : BASE_MODES;
+}
+
+/**
+ * The canary slider and the mode selector. Moving them changes nothing; "Set" opens the
+ * confirmation naming the change, and the PATCH carries the version this page shows (If-Match).
+ */
+export function RouteControls({ route, propose }: { route: Route; propose: (change: PendingChange) => void }) {
+  const [percent, setPercent] = useState(route.canaryPercent);
+  const [mode, setMode] = useState<string>(route.mode);
+  useEffect(() => {
+    setPercent(route.canaryPercent);
+    setMode(route.mode);
+  }, [route.version, route.canaryPercent, route.mode]);
+
+  const patch = (body: Record<string, unknown>) => async (reason: string | undefined) =>
+    void (await call('PATCH', `routes/${encodeURIComponent(route.id)}`, { body: { ...body, reason }, ifMatch: route.version }));
+
+  const setCanary = (event: Event) => {
+    event.preventDefault();
+    const toCanary = route.mode !== 'canary';
+    propose({
+      title: `Set ${route.id}'s canary to ${percent}%`,
+      lines: [
+        ...(toCanary ? [`mode: ${route.mode} → canary`] : []),
+        `canaryPercent: ${route.canaryPercent}% → ${percent}%`,
+        `${percent}% of sticky keys (${route.stickyKey}) go to modern (${route.modernBackend}).`,
+      ],
+      confirmLabel: `Set canary to ${percent}%`,
+      run: patch(toCanary ? { mode: 'canary', canaryPercent: percent } : { canaryPercent: percent }),
+    });
+  };
+  const changeMode = (event: Event) => {
+    event.preventDefault();
+    propose({
+      title: `Change ${route.id}'s mode to ${mode}`,
+      lines: [`mode: ${route.mode} → ${mode}`],
+      confirmLabel: `Change mode to ${mode}`,
+      danger: mode === 'modern',
+      run: patch({ mode }),
+    });
+  };
+
+  return (
+    <section class="panel" aria-labelledby="controls-title">
+      <h2 id="controls-title">Change</h2>
+      <form class="control" onSubmit={setCanary}>
+        <label for="canary">Canary share to modern</label>
+        <div class="slider-row">
+          <input
+            id="canary"
+            type="range"
+            min={0}
+            max={100}
+            step={1}
+            value={percent}
+            aria-valuetext={`${percent}%`}
+            onInput={(e) => setPercent(Number((e.target as HTMLInputElement).value))}
+          />
+          <output for="canary" class="num">{percent}%</output>
+        </div>
+        <button type="submit" disabled={route.mode === 'canary' ? percent === route.canaryPercent : percent === 0}>
+          Set canary…
+        </button>
+      </form>
+      <form class="control" onSubmit={changeMode}>
+        <label for="mode">Mode</label>
+        <div class="slider-row">
+          <select id="mode" value={mode} onChange={(e) => setMode((e.target as HTMLSelectElement).value)}>
+            {modesOf(route).map((m) => (
+              <option key={m} value={m}>
+                {m}
+              </option>
+            ))}
+          </select>
+          <button type="submit" disabled={mode === route.mode}>
+            Change mode…
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
