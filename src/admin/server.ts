@@ -8,6 +8,7 @@ import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
 import type { RouteStore } from '../routing/store.js';
 import type { LiveBackends } from '../backends/live-backends.js';
+import type { Shadowing } from '../shadow/shadowing.js';
 import { packageVersion } from '../version.js';
 import { registerApply } from './apply.js';
 import { registerBackends } from './backends.js';
@@ -17,6 +18,7 @@ import { registerHealth } from './health.js';
 import { registerMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRoutes } from './routes.js';
+import { registerShadow } from './shadow.js';
 import { registerStatus } from './status.js';
 
 export interface AdminOptions {
@@ -26,6 +28,8 @@ export interface AdminOptions {
   breakers: BreakerRegistry;
   metrics: GatewayMetrics;
   traffic: TrafficWindow;
+  /** Shadow mode's results (read from the store, shared by the gateways on it). */
+  shadow: Pick<Shadowing, 'report' | 'clear' | 'summaries'>;
   logger: Logger;
   /** When set, every call but the health probes needs `Authorization: Bearer <token>`. */
   token: string | undefined;
@@ -83,6 +87,7 @@ export async function buildAdminApp(options: AdminOptions): Promise<FastifyInsta
 export function registerEndpoints(app: FastifyInstance, options: AdminOptions): void {
   registerHealth(app, options);
   registerRoutes(app, options);
+  registerShadow(app, options);
   registerBackends(app, options);
   registerApply(app, options);
   registerBreakers(app, options);
