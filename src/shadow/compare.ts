@@ -111,7 +111,7 @@ function diffJson(a: unknown, b: unknown, path: Step[], policy: ComparePolicy, o
   const differ = () => out.push({ path: formatPath(path), legacy: show(a, path, policy), modern: show(b, path, policy) });
   if (Array.isArray(a) && Array.isArray(b)) {
     if (policy.unordered.some((p) => matches(p, path))) {
-      if (!sameMultiset(a, b)) differ();
+      if (!sameMultiset(a, b, path, policy.ignore)) differ();
       return;
     }
     for (let i = 0; i < Math.max(a.length, b.length); i++) diffJson(i < a.length ? a[i] : ABSENT_VALUE, i < b.length ? b[i] : ABSENT_VALUE, [...path, i], policy, out);
@@ -138,24 +138,29 @@ function show(value: unknown, path: Step[], policy: ComparePolicy): string {
   return cut(JSON.stringify(redactWithin(value, path, policy.redact)));
 }
 
-/** Two arrays hold the same elements, each as often, in any order (elements compared as canonical JSON). */
-function sameMultiset(a: unknown[], b: unknown[]): boolean {
+/** Two arrays hold the same elements, each as often, in any order (elements compared as canonical JSON, ignored places left out). */
+function sameMultiset(a: unknown[], b: unknown[], path: Step[], ignore: ComparePolicy['ignore']): boolean {
   if (a.length !== b.length) return false;
+  // -1: any element, so `[*]` in an ignore pattern matches it.
+  const key = (v: unknown) => canonical(v, [...path, -1], ignore);
   const counts = new Map<string, number>();
-  for (const v of a) counts.set(canonical(v), (counts.get(canonical(v)) ?? 0) + 1);
+  for (const v of a) counts.set(key(v), (counts.get(key(v)) ?? 0) + 1);
   for (const v of b) {
-    const key = canonical(v);
-    const n = counts.get(key) ?? 0;
+    const k = key(v);
+    const n = counts.get(k) ?? 0;
     if (n === 0) return false;
-    counts.set(key, n - 1);
+    counts.set(k, n - 1);
   }
   return true;
 }
 
-/** JSON text with object keys sorted, so key order never makes two values differ. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (isObject(value)) return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+/** JSON text with object keys sorted, so key order never makes two values differ; places under `ignore` left out. */
+function canonical(value: unknown, path: Step[], ignore: ComparePolicy['ignore']): string {
+  if (Array.isArray(value)) return `[${value.map((v, i) => canonical(v, [...path, i], ignore)).join(',')}]`;
+  if (isObject(value)) {
+    const keys = Object.keys(value).filter((k) => !ignore.some((p) => within(p, [...path, k])));
+    return `{${keys.sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k], [...path, k], ignore)}`).join(',')}}`;
+  }
   return JSON.stringify(value);
 }
 

@@ -50,8 +50,24 @@ export class SqliteShadowStore implements ShadowStore {
     };
   }
 
+  /**
+   * Runs on the serving event loop, so it never waits for another writer's lock (an apply in a
+   * worker can hold it for seconds): a busy database fails the flush at once, and the caller keeps
+   * the deltas for the next one.
+   */
   async flush(deltas: ReadonlyMap<string, ShadowCounts>): Promise<Map<string, string[]>> {
     const noise = new Map<string, string[]>();
+    const busyTimeout = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma('busy_timeout = 0');
+    try {
+      this.write(deltas, noise);
+    } finally {
+      this.db.pragma(`busy_timeout = ${busyTimeout}`);
+    }
+    return noise;
+  }
+
+  private write(deltas: ReadonlyMap<string, ShadowCounts>, noise: Map<string, string[]>): void {
     this.db
       .transaction(() => {
         for (const [routeId, delta] of deltas) {
@@ -64,7 +80,6 @@ export class SqliteShadowStore implements ShadowStore {
         }
       })
       .immediate();
-    return noise;
   }
 
   async read(routeId: string): Promise<ShadowCounts> {

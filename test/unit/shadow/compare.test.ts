@@ -32,6 +32,9 @@ describe('compareAnswers', () => {
     expect(diff(answer({ t: [1, 2] }), answer({ t: [2, 1] })).map((d) => d.path)).toEqual(['$.t[0]', '$.t[1]']);
     expect(diff(answer({ t: [{ a: 1, b: 2 }, 3] }), answer({ t: [3, { b: 2, a: 1 }] }), { unorderedPaths: ['$.t'] })).toEqual([]);
     expect(diff(answer({ t: [1, 1, 2] }), answer({ t: [1, 2, 2] }), { unorderedPaths: ['$.t'] })).toHaveLength(1);
+    // Ignored places inside the elements of an unordered array do not count either.
+    const stamped = (at: number, id: number) => ({ id, at });
+    expect(diff(answer({ t: [stamped(1, 1), stamped(2, 2)] }), answer({ t: [stamped(9, 2), stamped(8, 1)] }), { unorderedPaths: ['$.t'], ignorePaths: ['$.t[*].at'] })).toEqual([]);
   });
 
   it('reports missing keys and elements as absent, and skips ignorePaths', () => {

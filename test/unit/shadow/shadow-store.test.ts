@@ -1,11 +1,20 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrate } from '../../../src/store/sqlite-schema.js';
 import { SqliteShadowStore } from '../../../src/shadow/shadow-store.js';
 import { KEPT_SAMPLES, emptyCounts, record } from '../../../src/shadow/tally.js';
 
+const require = createRequire(import.meta.url);
 let db: Database.Database | undefined;
-afterEach(() => db?.close());
+afterEach(() => {
+  db?.close();
+  db = undefined;
+});
 
 function store(): SqliteShadowStore {
   db = new Database(':memory:');
@@ -41,6 +50,36 @@ describe('SqliteShadowStore', () => {
     expect(totals.samples[0]!.path).toBe('/p/19');
     expect(totals.latency.modern.reduce((a, b) => a + b, 0)).toBe(KEPT_SAMPLES + 12);
     expect((await s.summaries(['r', 'none'])).get('r')).toEqual({ compared: KEPT_SAMPLES + 12, matched: 2, mismatched: KEPT_SAMPLES + 10 });
+  });
+
+  it('never waits for another writer: a busy database fails the flush at once, and the busy timeout stays', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shadow-store-'));
+    const file = join(dir, 'db');
+    try {
+      db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('busy_timeout = 5000');
+      migrate(db);
+      // Another thread holds the write lock for 2 s: a flush that waited (up to 5 s) would then succeed.
+      const holder = new Worker(
+        `const Database = require(${JSON.stringify(require.resolve('better-sqlite3'))});
+         const db = new Database(${JSON.stringify(file)});
+         db.exec('BEGIN IMMEDIATE');
+         require('node:worker_threads').parentPort.postMessage('locked');
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
+         db.exec('ROLLBACK');
+         db.close();`,
+        { eval: true },
+      );
+      await new Promise((resolve) => holder.once('message', resolve));
+      await expect(new SqliteShadowStore(db).flush(new Map([['r', delta(1)]]))).rejects.toThrow(/busy|locked/i);
+      expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+      await new Promise((resolve) => holder.once('exit', resolve));
+    } finally {
+      db?.close();
+      db = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('clears counts and samples, keeps the noise, and restarts since', async () => {
