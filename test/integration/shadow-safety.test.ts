@@ -87,6 +87,15 @@ describe('shadow mode: never a duplicated write', () => {
     expect((gw.modern as unknown as { bodies: string[] }).bodies).toEqual(['{"qty":2}']);
   });
 
+  it("a client's own x-strangler-shadow is never forwarded: only the gateway's copies carry it", async () => {
+    const gw = await start();
+    await shadowRoute(gw, 's', '/s', { noisePercent: 0 });
+    await send(gw, '/s/a', { headers: { 'x-strangler-shadow': '1' } });
+    await reportWhen(gw, 's', compared(1));
+    expect(gw.legacy.received.map((r) => r.headers['x-strangler-shadow'])).toEqual([undefined]);
+    expect(gw.modern.received.map((r) => r.rawHeaders.filter((h) => h.toLowerCase() === 'x-strangler-shadow').length)).toEqual([1]);
+  });
+
   it('a body over 64 KiB is not copied (bodyTooLarge)', async () => {
     const gw = await start();
     await shadowRoute(gw, 's', '/s', { methods: ['PUT'] });
