@@ -87,19 +87,19 @@ export class Shadowing implements ShadowCopier {
       return undefined;
     }
     state.inFlight++;
-    const copy = (upstream: Upstream, release: () => void) =>
-      sendCopy(
-        upstream,
-        {
-          path: upstream.basePath + target,
-          method: req.method!,
-          headers: [...headers, SHADOW_HEADER, '1', DEADLINE_HEADER, String(route.timeoutMs), 'host', upstreamHost(upstream, req.headers.host)],
-          body,
-        },
-        route.timeoutMs,
-        this.options.clock,
-        release,
+    const copy = (upstream: Upstream, release: () => void) => {
+      // Built now: the exchange goes on to add its own headers to `headers`.
+      const request = {
+        path: upstream.basePath + target,
+        method: req.method!,
+        headers: [...headers, SHADOW_HEADER, '1', DEADLINE_HEADER, String(route.timeoutMs), 'host', upstreamHost(upstream, req.headers.host)],
+        body,
+      };
+      // Sent on the next turn of the event loop: the client's own request goes out first.
+      return new Promise<CallOutcome>((resolve) =>
+        setImmediate(() => resolve(sendCopy(upstream, request, route.timeoutMs, this.options.clock, release))),
       );
+    };
     const modernAnswer = copy(modern, () => {
       state.inFlight--;
       modern.bulkhead.leave();
