@@ -46,7 +46,9 @@ export class BodyCapture {
 
   finish(): CapturedBody {
     if (this.hash !== undefined) return { length: this.length, bytes: undefined, sha256: this.hash.digest('hex') };
-    return { length: this.length, bytes: Buffer.concat(this.chunks, this.length), sha256: undefined };
+    // Most small answers arrive in one chunk: no copy then.
+    const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
+    return { length: this.length, bytes, sha256: undefined };
   }
 }
 

@@ -49,6 +49,16 @@ describe('shadow mode: the client never pays for the copy', () => {
     expect(report).toMatchObject({ compared: 8, errors: 8, matched: 0, mismatched: 0, matchRate: null });
   });
 
+  it('a hanging modern: clients are answered, and shutdown does not wait for the copies (nor count them)', async () => {
+    const gw = await start(60_000);
+    await shadowRoute(gw, 's', '/s', { noisePercent: 0 });
+    const answers = await Promise.all([1, 2].map(() => send(gw, '/s/a')));
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    await gw.close(); // would wait for the route's 30 s timeout if shutdown waited for copies
+    const again = await start(undefined, gw);
+    expect((await admin(again, 'GET', '/routes/s/shadow')).body).toMatchObject({ compared: 0, errors: 0 });
+  });
+
   it('a full shadow bulkhead skips the copy and counts it, never queues it', async () => {
     const gw = await start(1_000);
     await shadowRoute(gw, 's', '/s', { maxInFlight: 1, noisePercent: 0 });
