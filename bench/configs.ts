@@ -18,7 +18,7 @@ import {
   type Child,
   type Placement,
 } from './procs.js';
-import { CANARY_ROUTE, ONE_ROUTE, manyRoutes, seedDatabase } from './seed.js';
+import { CANARY_ROUTE, LEGACY_ROUTE, ONE_ROUTE, SHADOW_ROUTE, manyRoutes, seedDatabase } from './seed.js';
 
 export interface Context {
   backendUrl: string;
@@ -40,7 +40,7 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export type ConfigKey = 'direct' | 'floor' | 'bare' | 'nginx' | 'gw-1' | 'gw-10k' | 'gw-canary';
+export type ConfigKey = 'direct' | 'floor' | 'bare' | 'nginx' | 'gw-1' | 'gw-10k' | 'gw-canary' | 'gw-legacy' | 'gw-shadow';
 
 export interface BenchConfig {
   key: ConfigKey;
@@ -285,6 +285,35 @@ const gwCanary = gateway({
   },
 });
 
-export const CONFIGS: readonly BenchConfig[] = [direct, floor, bare, nginx, gw1, gw10k, gwCanary];
+const gwLegacy = gateway({
+  key: 'gw-legacy',
+  label: 'gateway, 1 route (legacy)',
+  routes: LEGACY_ROUTE,
+  smallPath: '/api/items/1',
+  largePath: '/api/1mb',
+  verify: (t) => expectRoute(t.url + '/api/items/1', 'api', 'legacy'),
+});
+
+/** The same route in shadow mode: the client's side should cost what legacy mode costs (the copy runs in the background). */
+const gwShadow = gateway({
+  key: 'gw-shadow',
+  label: 'gateway, 1 route (shadow: every request copied and compared)',
+  routes: SHADOW_ROUTE,
+  smallPath: '/api/items/1',
+  largePath: '/api/1mb',
+  async verify(t) {
+    await expectRoute(t.url + '/api/items/1', 'api', 'legacy');
+    const adminUrl = (t as Target & { adminUrl: string }).adminUrl;
+    for (let i = 0; ; i++) {
+      const res = await probe(`${adminUrl}/routes/api/shadow`);
+      const report = JSON.parse(res.body) as { compared: number; matched: number };
+      if (report.matched > 0) return;
+      if (i >= 50) throw new Error(`shadow mode compared nothing the same: ${res.body.slice(0, 300)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  },
+});
+
+export const CONFIGS: readonly BenchConfig[] = [direct, floor, bare, nginx, gw1, gw10k, gwCanary, gwLegacy, gwShadow];
 
 export const GATEWAY_1_ROUTE = gw1;

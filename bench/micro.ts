@@ -9,6 +9,7 @@ import { bucketOf } from '../src/routing/canary.js';
 import { normaliseTarget } from '../src/routing/path.js';
 import { RouteTable } from '../src/routing/route-table.js';
 import { DEFAULT_RESILIENCE, type Route } from '../src/routing/schema.js';
+import { DEFAULT_SHADOW_SETTINGS } from '../src/shadow/settings.js';
 import { CircuitBreaker } from '../src/resilience/breaker.js';
 import { median, writeResult } from './report.js';
 
@@ -70,6 +71,7 @@ function routes(count: number): Route[] {
     resilience: DEFAULT_RESILIENCE,
     legacyBackend: 'legacy',
     modernBackend: 'modern',
+    shadow: DEFAULT_SHADOW_SETTINGS,
     version: 1,
     createdAt: at,
     updatedAt: at,

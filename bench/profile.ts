@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --profile[=gw-1|gw-10k|gw-canary] [--large]`: runs one gateway configuration
+ * `npm run bench -- --profile[=gw-1|gw-10k|gw-canary|gw-legacy|gw-shadow] [--large]`: runs one gateway configuration
  * under `node --cpu-prof` (~100-byte body at 50 connections, or with --large the 1 MiB body at 10)
  * and summarises where its CPU time goes (self time per function and per module), into
  * bench/results/profile.md next to the raw .cpuprofile.
@@ -41,7 +41,7 @@ export interface SelfTime {
 
 export async function runProfile(ctx: Context, key: string, loadgen: LoadGen, quick: boolean, large = false): Promise<number> {
   const config = CONFIGS.find((c) => c.key === key && c.isGateway && c.skipReason === undefined);
-  if (config === undefined) throw new Error(`--profile: "${key}" is not a gateway configuration (gw-1, gw-10k, gw-canary)`);
+  if (config === undefined) throw new Error(`--profile: "${key}" is not a gateway configuration (gw-1, gw-10k, gw-canary, gw-legacy, gw-shadow)`);
   const dir = join(ctx.tmp, 'prof');
   mkdirSync(dir);
   const target = await config.start({ ...ctx, gatewayNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });

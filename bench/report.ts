@@ -133,6 +133,7 @@ export function computeRatios(byKey: Map<ConfigKey, ConfigResult>): Ratio[] {
     ['gateway ÷ nginx', 'gw-1', 'nginx'],
     ['10k routes ÷ 1 route', 'gw-10k', 'gw-1'],
     ['canary ÷ plain 1-route', 'gw-canary', 'gw-1'],
+    ['shadow ÷ legacy mode', 'gw-shadow', 'gw-legacy'],
   ];
   return pairs.map(([name, a, b]) => {
     const ra = byKey.get(a);
@@ -183,6 +184,8 @@ export function checkTargets(
   const added1 = added('small1');
   const added50 = added('small50');
   const growth = memory && 'growthMiB' in memory ? memory.growthMiB : undefined;
+  const p99 = (key: ConfigKey) => byKey.get(key)?.results.small1?.p99Ms;
+  const [shadowP99, legacyP99] = [p99('gw-shadow'), p99('gw-legacy')];
   return [
     atLeast('gateway ≥ 1.0× node floor, req/s @50c', ratio('gateway ÷ node floor'), 1.0, ['gw-1', 'floor']),
     atLeast('gateway ≥ 0.95× bare proxy, req/s @50c', ratio('gateway ÷ bare proxy'), 0.95, ['gw-1', 'bare']),
@@ -193,6 +196,11 @@ export function checkTargets(
       target: 'added p99 over direct < 1 ms (@1c; at 50c p99 is mostly queueing)',
       measured: added1 === undefined ? '—' : `${ms(added1)} @1c (${added50 === undefined ? '—' : ms(added50)} @50c)`,
       status: added1 === undefined ? 'n/a' : added1 < 1 ? 'met' : 'missed',
+    },
+    {
+      target: "shadow mode's client p99 within noise of legacy mode (≤ 1.10×, @1c)",
+      measured: shadowP99 === undefined || legacyP99 === undefined ? '—' : `${ms(shadowP99)} vs ${ms(legacyP99)} (${(shadowP99 / legacyP99).toFixed(3)}×)`,
+      status: shadowP99 === undefined || legacyP99 === undefined ? 'n/a' : shadowP99 / legacyP99 <= 1.1 ? 'met' : 'missed',
     },
     below('RSS < 120 MiB with 10,000 routes, idle after start', rss10kIdle, 120),
     below('RSS < 120 MiB with 10,000 routes, after all load runs', rss10kEnd, 120),

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--scale[=100000,1000000]] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary] [--large]]`
+ * `npm run bench [-- --quick] [--scale[=100000,1000000]] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary|gw-legacy|gw-shadow] [--large]]`
  *
  * Starts one backend and every configuration's proxy (each in its own process), then measures
  * them one at a time: a warm-up each, then rounds in which every configuration runs every load
@@ -73,7 +73,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--large') args.large = true;
     else if (flag === '--help' || flag === '-h') {
       process.stdout.write(
-        'usage: npm run bench [-- --quick] [--scale[=100000,1000000]] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary] [--large]]\n',
+        'usage: npm run bench [-- --quick] [--scale[=100000,1000000]] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary|gw-legacy|gw-shadow] [--large]]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument "${argv[i]}" (try --help)`);

@@ -15,6 +15,10 @@ export const ONE_ROUTE: Seed[] = [
   { id: 'api', pathPrefix: '/api', mode: 'modern', canaryPercent: 0, stickyKey: 'cookie', timeoutMs: 30_000, maxBodyBytes: 64 * 1024 * 1024 },
 ];
 
+/** One route at /api in legacy mode, and the same in shadow mode (every request also copied to modern and compared). */
+export const LEGACY_ROUTE: Seed[] = [{ id: 'api', pathPrefix: '/api', mode: 'legacy', timeoutMs: 30_000, maxBodyBytes: null }];
+export const SHADOW_ROUTE: Seed[] = [{ id: 'api', pathPrefix: '/api', mode: 'shadow', timeoutMs: 30_000, maxBodyBytes: null }];
+
 /** A 50 % canary at /api, sticky on the x-user-id header the load generators send. */
 export const CANARY_ROUTE: Seed[] = [
   { id: 'api', pathPrefix: '/api', mode: 'canary', canaryPercent: 50, stickyKey: 'header:x-user-id', timeoutMs: 30_000, maxBodyBytes: null },

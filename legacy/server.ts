@@ -20,6 +20,7 @@ import {
   type Handler,
   type Route,
 } from '../demo/http-helpers.js';
+import { legacyAvailable, stockHandler } from '../demo/stock.js';
 
 const LEGACY: Backend = { servedBy: 'legacy' };
 
@@ -50,6 +51,7 @@ const ENDPOINTS = [
   'GET /users/:id',
   'GET /catalog',
   'GET /catalog/:id',
+  'GET /stock/:sku',
   '* /echo[/...]',
 ];
 
@@ -70,6 +72,7 @@ function legacyRoutes(): Route[] {
     { method: 'GET', pattern: '/users/:id', handler: itemHandler(LEGACY, 'user', USERS, (u) => u.user_id) },
     { method: 'GET', pattern: '/catalog', handler: listHandler(LEGACY, 'products', PRODUCTS) },
     { method: 'GET', pattern: '/catalog/:id', handler: itemHandler(LEGACY, 'product', PRODUCTS, (p) => p.product_id) },
+    { method: 'GET', pattern: '/stock/:sku', handler: stockHandler(LEGACY, legacyAvailable) },
     { method: '*', pattern: '/echo/*', handler: echoHandler(LEGACY) },
   ];
 }

@@ -1,7 +1,7 @@
 /**
  * The demo modern service: where routes are migrated to. It implements orders and users (not
  * the catalog, which is still legacy-only) in a newer shape (`apiVersion: 2`, camelCase, string
- * ids, money as an object).
+ * ids, money as an object), and stock in legacy's own shape (demo/stock.ts: the shadow-mode example).
  *
  * It can fail on demand, so the demo can show canaries, fallback and rollback reacting:
  *   POST /__chaos {"failRate":0..1,"delayMs":ms,"status":4xx|5xx}  change the given settings
@@ -29,6 +29,7 @@ import {
   type Handler,
   type Route,
 } from '../demo/http-helpers.js';
+import { modernAvailable, stockHandler } from '../demo/stock.js';
 
 const MODERN: Backend = { servedBy: 'modern', extra: { apiVersion: 2 } };
 
@@ -191,6 +192,7 @@ function serviceRoutes(self: Backend): Route[] {
     { method: 'GET', pattern: '/orders/:id', handler: itemHandler(self, 'order', ORDERS, (o) => o.id) },
     { method: 'GET', pattern: '/users', handler: listHandler(self, 'users', USERS) },
     { method: 'GET', pattern: '/users/:id', handler: itemHandler(self, 'user', USERS, (u) => u.id) },
+    { method: 'GET', pattern: '/stock/:sku', handler: stockHandler(self, modernAvailable) },
     { method: '*', pattern: '/echo/*', handler: echoHandler(self) },
   ];
 }

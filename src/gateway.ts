@@ -13,6 +13,8 @@ import { HEDGE_REFRESH_MS, HedgeDelays } from './resilience/hedge-delay.js';
 import { TrustedProxies } from './proxy/trusted-proxies.js';
 import { LiveRoutes } from './routing/live-routes.js';
 import { RouteStore } from './routing/store.js';
+import { FLUSH_MS, Shadowing } from './shadow/shadowing.js';
+import { SqliteShadowStore } from './shadow/shadow-store.js';
 
 export interface GatewayDeps {
   logger: Logger;
@@ -56,7 +58,19 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
   const backends = new LiveBackends(clock, logger.child({ component: 'backends' }));
   const routes = new LiveRoutes(store, backends, logger.child({ component: 'routes' }), deps.pollMs);
   const breakers = new BreakerRegistry(clock, logger.child({ component: 'breaker' }));
-  const metrics = new GatewayMetrics({ routes, breakers, backends, clock });
+  const random = deps.random ?? systemRandom;
+  const shadow = new Shadowing({
+    backends,
+    store: new SqliteShadowStore(store.connection),
+    clock,
+    random,
+    logger: logger.child({ component: 'shadow' }),
+    exists: (id) => routes.current.get(id) !== undefined,
+  });
+  // Results are written in batches, never per request.
+  const shadowFlush = setInterval(() => void shadow.flush(), FLUSH_MS);
+  shadowFlush.unref();
+  const metrics = new GatewayMetrics({ routes, breakers, backends, clock, shadow });
   const traffic = new TrafficWindow(clock);
   // Percentile-based hedge delays are computed here, once a second, never on the request path.
   const hedging = new HedgeDelays(traffic);
@@ -78,7 +92,8 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     clock,
     logger: logger.child({ component: 'proxy' }),
     accessLogger: config.accessLog === 'on' ? (deps.accessLogger ?? logger).child({ component: 'access' }) : undefined,
-    random: deps.random ?? systemRandom,
+    random,
+    shadow,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     limits: config,
     trustedProxies: TrustedProxies.parse(config.trustProxy),
@@ -91,6 +106,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     breakers,
     metrics,
     traffic,
+    shadow,
     logger: logger.child({ component: 'admin' }),
     token: config.adminToken,
     allowedHosts: allowedHostnames(config.adminHost, config.adminAllowedHosts),
@@ -104,6 +120,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
   } catch (err) {
     await Promise.allSettled([proxy.close(0), admin.close()]);
     clearInterval(hedgeRefresh);
+    clearInterval(shadowFlush);
     routes.stop();
     store.close();
     await backends.destroy();
@@ -122,6 +139,8 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
       await proxy.close(config.shutdownGraceMs);
       await admin.close();
       clearInterval(hedgeRefresh);
+      clearInterval(shadowFlush);
+      await shadow.close();
       routes.stop();
       store.close();
       logger.info('gateway stopped');

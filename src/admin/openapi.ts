@@ -18,6 +18,7 @@ import { BreakerView } from './breakers.js';
 import { DEFAULT_PAGE, MAX_PAGE } from './paging.js';
 import { renderDocsPage } from './docs-page.js';
 import { Healthz, Readyz } from './health.js';
+import { ShadowReport } from '../shadow/report.js';
 
 /**
  * Every schema the document names, with the side of the wire it describes: `input` schemas
@@ -32,6 +33,7 @@ const SCHEMAS = {
   RouteRollback: [RouteRollback, 'input'],
   RouteDelete: [RouteDelete, 'input'],
   History: [z.object({ history: z.array(HistoryEntry) }), 'output'],
+  ShadowReport: [ShadowReport, 'output'],
   Backend: [BackendView, 'output'],
   BackendList: [z.object({ backends: z.array(BackendView) }), 'output'],
   BackendCreate: [BackendCreate, 'input'],
@@ -121,6 +123,21 @@ export const ENDPOINTS: readonly Endpoint[] = [
     errors: [...CHANGE_ERRORS, 'NO_PREVIOUS_VERSION'],
   },
   { method: 'get', path: '/routes/:id/history', summary: 'Every version of a route, newest first', ok: { status: 200, description: 'The history', schema: 'History' }, errors: ROUTE_ERRORS },
+  {
+    method: 'get',
+    path: '/routes/:id/shadow',
+    summary: 'What shadow mode found on the route: counts, match rate, latencies, the paths that differ most, the newest mismatch samples',
+    ok: { status: 200, description: 'The shadow results (zero counts for a route that never ran shadow)', schema: 'ShadowReport' },
+    errors: ['UNAUTHORIZED', 'ROUTE_NOT_FOUND'],
+  },
+  {
+    method: 'delete',
+    path: '/routes/:id/shadow',
+    summary: "Clear the route's shadow counts and samples (learnt noise stays)",
+    change: { versioned: false },
+    ok: { status: 204, description: 'Cleared' },
+    errors: ['UNAUTHORIZED', 'ROUTE_NOT_FOUND'],
+  },
   { method: 'get', path: '/backends', summary: 'List the named backends, with requests in flight and the routes using each', ok: { status: 200, description: 'The backends', schema: 'BackendList' }, errors: ['UNAUTHORIZED'] },
   {
     method: 'post',

@@ -15,6 +15,7 @@ import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
 import type { RouteStore } from '../routing/store.js';
 import type { LiveBackends } from '../backends/live-backends.js';
+import type { Shadowing } from '../shadow/shadowing.js';
 import { packageVersion } from '../version.js';
 import { registerApply } from './apply.js';
 import { registerBackends } from './backends.js';
@@ -24,6 +25,7 @@ import { registerHealth } from './health.js';
 import { registerMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRoutes } from './routes.js';
+import { registerShadow } from './shadow.js';
 import { registerStatus } from './status.js';
 import { isUiRoute, registerUi } from './ui.js';
 
@@ -34,6 +36,8 @@ export interface AdminOptions {
   breakers: BreakerRegistry;
   metrics: GatewayMetrics;
   traffic: TrafficWindow;
+  /** Shadow mode's results (read from the store, shared by the gateways on it). */
+  shadow: Pick<Shadowing, 'report' | 'clear' | 'summaries'>;
   logger: Logger;
   /** When set, every call but the health probes, the API description and the dashboard's files needs `Authorization: Bearer <token>`. */
   token: string | undefined;
@@ -94,6 +98,7 @@ export async function buildAdminApp(options: AdminOptions): Promise<FastifyInsta
 export function registerEndpoints(app: FastifyInstance, options: AdminOptions): void {
   registerHealth(app, options);
   registerRoutes(app, options);
+  registerShadow(app, options);
   registerBackends(app, options);
   registerApply(app, options);
   registerBreakers(app, options);

@@ -6,6 +6,7 @@ import { breakersCommand } from './breakers.js';
 import { applyCommand, exportCommand } from './route-file.js';
 import { ROUTES_USAGE, routesCommand } from './routes.js';
 import { serve } from './serve.js';
+import { SHADOW_USAGE, shadowCommand } from './shadow.js';
 import { statusCommand } from './status.js';
 
 const HELP = `strangler: an HTTP gateway for strangler-fig migrations
@@ -15,6 +16,7 @@ Usage:
   ${ROUTES_USAGE}
   ${BACKENDS_USAGE}
   strangler status            the migration at a glance
+  ${SHADOW_USAGE}  what shadow mode found on a route (clear: start over)
   strangler breakers [reset <routeId>]
   strangler export [--json] > routes.yaml
   strangler apply -f <file|-> [--dry-run] [--prune]
@@ -30,10 +32,11 @@ Flags of the commands that call the admin API (all but serve and backup):
   --reason TEXT               why, kept in the history
 Setting flags of backends add/set: --url URL, --role legacy|modern, --max-in-flight N, and --set path=value
   (--set connectTimeoutMs=2000 --set connections=64 --set retryBudget.percent=10).
-Setting flags of routes add/set: --prefix /path, --mode legacy|canary|modern, --canary-percent N,
+Setting flags of routes add/set: --prefix /path, --mode legacy|canary|modern|shadow, --canary-percent N,
   --sticky-key cookie|header:<name>, --timeout-ms N, --legacy-backend NAME, --modern-backend NAME,
   and --set path=value for any other field
-  (repeatable; the value is JSON if it parses: --set resilience.retries=2 --set resilience.fallthroughStatuses=[404]).
+  (repeatable; the value is JSON if it parses: --set resilience.retries=2 --set resilience.fallthroughStatuses=[404]
+  --set shadow.ignorePaths='["$.meta.requestId"]').
 Exit codes: 0 ok, 1 the call failed (the API's message is printed), 2 usage error.
 
 serve flags (each also read from the env var shown):
@@ -95,6 +98,8 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv): Promise<number>
       return applyCommand(rest, env);
     case 'status':
       return statusCommand(rest, env);
+    case 'shadow':
+      return shadowCommand(rest, env);
     case 'backup':
       return backup(rest, env);
     case undefined:

@@ -20,14 +20,14 @@ export async function statusCommand(argv: string[], env: NodeJS.ProcessEnv): Pro
 export function formatStatus(status: MigrationStatus): string {
   const { routes, traffic } = status;
   const header =
-    `routes: ${routes.total} (legacy ${routes.legacy}, canary ${routes.canary}, modern ${routes.modern})\n` +
+    `routes: ${routes.total} (legacy ${routes.legacy}, canary ${routes.canary}, modern ${routes.modern}, shadow ${routes.shadow})\n` +
     `last ${status.coveredSeconds} s: ${traffic.requests} requests (${traffic.ratePerSecond}/s), ${percent(traffic.modernShare)} served by modern\n\n`;
   if (status.perRoute.length === 0) return header + 'no routes yet: everything goes to legacy\n';
   const rows = status.perRoute.flatMap((r) => {
     const sides = (['legacy', 'modern'] as const).filter((side) => r[side].requests > 0 || sendsTo(r, side));
     return sides.map((side, i) => sideRow(r, side, i === 0));
   });
-  return header + formatTable(['ROUTE', 'PREFIX', 'MODE', 'MODERN%', 'BREAKER', 'SIDE', 'BACKEND', 'REQ', 'REQ/S', 'ERRORS', 'P50', 'P99', 'FALLBACK'], rows);
+  return header + formatTable(['ROUTE', 'PREFIX', 'MODE', 'MODERN%', 'BREAKER', 'MATCH', 'SIDE', 'BACKEND', 'REQ', 'REQ/S', 'ERRORS', 'P50', 'P99', 'FALLBACK'], rows);
 }
 
 /** Whether the route's mode sends traffic to `side`: a side it does not use is shown only if it had traffic. */
@@ -38,7 +38,7 @@ function sendsTo(route: RouteStatus, side: 'legacy' | 'modern'): boolean {
 /** One side of a route; the route's own columns only on its first line. */
 function sideRow(route: RouteStatus, side: 'legacy' | 'modern', first: boolean): string[] {
   const s: SideSummary = route[side];
-  const own = first ? [route.id, route.pathPrefix ?? '(unmatched)', route.mode, String(route.modernPercent), route.breaker] : ['', '', '', '', ''];
+  const own = first ? [route.id, route.pathPrefix ?? '(unmatched)', route.mode, String(route.modernPercent), route.breaker, shadowMatch(route)] : ['', '', '', '', '', ''];
   const idle = s.requests === 0;
   return [
     ...own,
@@ -51,6 +51,12 @@ function sideRow(route: RouteStatus, side: 'legacy' | 'modern', first: boolean):
     ms(s.p99Ms),
     side === 'legacy' || idle ? '-' : percent(s.fallbackRate),
   ];
+}
+
+/** A shadow route's match rate and how many copies it rests on; `-` for other routes. */
+function shadowMatch(route: RouteStatus): string {
+  if (route.shadow === null) return '-';
+  return route.shadow.matchRate === null ? `- (${route.shadow.compared})` : `${percent(route.shadow.matchRate)} (${route.shadow.compared})`;
 }
 
 function percent(share: number): string {

@@ -4,10 +4,11 @@ import type { BreakerState } from '../resilience/breaker.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { LiveBackends } from '../backends/live-backends.js';
 import type { Clock } from '../clock.js';
-import type { Side } from '../routing/schema.js';
+import type { Mode, Side } from '../routing/schema.js';
 import type { RouteTable } from '../routing/route-table.js';
 import type { HedgeWinner } from '../proxy/hedge.js';
 import type { TrafficSample } from './traffic-window.js';
+import type { ComparisonResult, Shadowing } from '../shadow/shadowing.js';
 
 /** What the scrape-time gauges read: the live route table, the breakers and the backends. */
 export interface MetricSources {
@@ -15,6 +16,8 @@ export interface MetricSources {
   breakers: BreakerRegistry;
   backends: Pick<LiveBackends, 'list'>;
   clock: Clock;
+  /** Shadow mode's counts (shadow/shadowing.ts), when the gateway runs it. */
+  shadow?: Pick<Shadowing, 'comparisonTotals' | 'noiseFieldCounts'> | undefined;
 }
 
 /**
@@ -32,6 +35,7 @@ const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 const DURATION = 'strangler_request_duration_seconds';
 const HEDGE_WINNERS = ['legacy', 'modern', 'none'] as const satisfies readonly HedgeWinner[];
+const SHADOW_RESULTS = ['match', 'mismatch', 'error', 'skipped'] as const satisfies readonly ComparisonResult[];
 
 /**
  * One route and answering backend's requests (on one side), as plain numbers. prom-client's labelled
@@ -144,6 +148,7 @@ export class GatewayMetrics {
       registers,
     });
     this.registerScrapeTime(sources, registers);
+    if (sources.shadow !== undefined) registerShadow(sources.shadow, registers);
   }
 
   /** A request the gateway refused itself, before any route or backend was chosen. */
@@ -275,6 +280,32 @@ export class GatewayMetrics {
   }
 }
 
+/** Shadow mode's counters, read from its per-route counts at scrape time (this process's, since start-up). */
+function registerShadow(shadow: NonNullable<MetricSources['shadow']>, registers: Registry[]): void {
+  new Counter({
+    name: 'strangler_shadow_comparisons_total',
+    help: 'Requests of shadow routes by what the copy to modern found: match, mismatch, error (modern failed or timed out), skipped (not copied)',
+    labelNames: ['route', 'result'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [route, totals] of shadow.comparisonTotals()) {
+        for (const result of SHADOW_RESULTS) if (totals[result] > 0) this.inc({ route, result }, totals[result]);
+      }
+    },
+  });
+  new Gauge({
+    name: 'strangler_shadow_noise_fields',
+    help: 'Fields each shadow route learnt as noise (they differ between two legacy answers to one request)',
+    labelNames: ['route'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [route, count] of shadow.noiseFieldCounts()) this.set({ route }, count);
+    },
+  });
+}
+
 /**
  * The duration histogram as a registry entry. A prom-client registry takes any metric with
  * `get()` and `reset()`; this one answers with the value shape prom-client's own histograms use,
@@ -299,6 +330,7 @@ function durationHistogram(series: () => Series[]): Metric {
 }
 
 /** The share of traffic a route's mode sends to modern. */
-export function effectiveCanary(mode: 'legacy' | 'canary' | 'modern', canaryPercent: number): number {
-  return mode === 'legacy' ? 0 : mode === 'modern' ? 100 : canaryPercent;
+export function effectiveCanary(mode: Mode, canaryPercent: number): number {
+  // Shadow mode answers from legacy: its copies to modern are no one's answer.
+  return mode === 'legacy' || mode === 'shadow' ? 0 : mode === 'modern' ? 100 : canaryPercent;
 }

@@ -5,6 +5,8 @@ import { Mode, type Route } from '../routing/schema.js';
 import type { RouteTable } from '../routing/route-table.js';
 import { effectiveCanary } from './metrics.js';
 import { SideSummary, type TrafficWindow } from './traffic-window.js';
+import { matchRate } from '../shadow/report.js';
+import type { ShadowCounts } from '../shadow/tally.js';
 
 export const RouteStatus = z.object({
   id: z.string(),
@@ -19,6 +21,8 @@ export const RouteStatus = z.object({
   breaker: z.enum(['closed', 'open', 'half-open']),
   legacy: SideSummary,
   modern: SideSummary,
+  /** Shadow mode's results (GET /routes/:id/shadow has the rest); null for routes not in shadow mode. */
+  shadow: z.object({ matchRate: z.number().nullable(), compared: z.number().int() }).nullable(),
 });
 export type RouteStatus = z.infer<typeof RouteStatus>;
 
@@ -36,7 +40,7 @@ export const MigrationStatus = z.object({
   /** The window's length, and how much of it the gateway has been up for (rates divide by the latter). */
   windowSeconds: z.number(),
   coveredSeconds: z.number(),
-  routes: z.object({ total: z.number().int(), legacy: z.number().int(), canary: z.number().int(), modern: z.number().int() }),
+  routes: z.object({ total: z.number().int(), legacy: z.number().int(), canary: z.number().int(), modern: z.number().int(), shadow: z.number().int() }),
   traffic: z.object({ requests: z.number().int(), ratePerSecond: z.number(), modernShare: z.number().min(0).max(1) }),
   /** One page of the routes, in path prefix order (then `default`, on the last page, when it had traffic). */
   perRoute: z.array(RouteStatus),
@@ -56,6 +60,7 @@ export function migrationStatus(
   breakers: BreakerRegistry,
   page: readonly Route[],
   next: string | null,
+  shadowed: ReadonlyMap<string, Pick<ShadowCounts, 'compared' | 'matched' | 'mismatched'>> = new Map(),
 ): MigrationStatus {
   const routes = { total: table.size, ...table.modeCounts };
   const perRoute: RouteStatus[] = [];
@@ -72,6 +77,7 @@ export function migrationStatus(
       breaker: breakers.snapshot(id)?.state ?? 'closed',
       legacy: summary.legacy,
       modern: summary.modern,
+      shadow: mode === 'shadow' ? shadowSummary(shadowed.get(id)) : null,
     });
   };
   for (const route of page) add(route, route.pathPrefix);
@@ -90,4 +96,8 @@ export function migrationStatus(
     perRoute,
     next,
   };
+}
+
+function shadowSummary(counts: Pick<ShadowCounts, 'compared' | 'matched' | 'mismatched'> | undefined): { matchRate: number | null; compared: number } {
+  return counts === undefined ? { matchRate: null, compared: 0 } : { matchRate: matchRate(counts), compared: counts.compared };
 }

@@ -60,6 +60,8 @@ export const DEFAULT_WINDOW: WindowOptions = { windowMs: 300_000, slices: 10 };
  */
 const BUCKET_BOUNDS_MS: readonly number[] = Array.from({ length: 64 }, (_, i) => Math.round(0.5 * 1.25 ** i * 100) / 100);
 const BUCKETS = BUCKET_BOUNDS_MS.length;
+/** How many latency buckets bucketOf spreads over (for other tallies that reuse them). */
+export const LATENCY_BUCKETS = BUCKETS;
 const EMPTY_LATENCY = new Uint32Array(BUCKETS);
 const LOG_GROWTH = Math.log(1.25);
 
@@ -253,7 +255,7 @@ export function bucketOf(ms: number): number {
 }
 
 /** The upper bound of the bucket holding the q-quantile request. */
-function percentile(latency: Uint32Array, count: number, q: number): number | null {
+export function percentile(latency: ArrayLike<number>, count: number, q: number): number | null {
   if (count === 0) return null;
   const rank = Math.ceil(q * count);
   let seen = 0;

@@ -21,6 +21,14 @@ export class DiscardedError extends Error {
   }
 }
 
+/** Sees the answer the client gets as it streams by (shadow mode keeps legacy's to compare); never delays it. */
+export interface ResponseTap {
+  head(status: number, rawHeaders: Buffer[]): void;
+  data(chunk: Buffer): void;
+  /** The exchange ended; `complete` when the answer reached the client whole. */
+  finished(complete: boolean): void;
+}
+
 /** What an attempt reports to, and asks of, its exchange (proxy/exchange.ts). */
 export interface AttemptHost {
   /** The response head arrived: true to send it to the client, false to drop it (a retry, fallback or rival answers instead). */
@@ -68,6 +76,8 @@ export class Attempt implements Dispatcher.DispatchHandler, HedgeLeg {
     readonly upstream: Upstream,
     private readonly breaker: CircuitBreaker | undefined,
     private readonly clock: Clock,
+    /** Set on the legacy try of a shadow-mode request. */
+    private readonly tap?: ResponseTap,
   ) {
     // Only modern's tries need their duration: the breaker and the hedge delays read it.
     this.startedAt = breaker === undefined ? 0 : clock.now();
@@ -166,6 +176,7 @@ export class Attempt implements Dispatcher.DispatchHandler, HedgeLeg {
     }
     this.committed = true;
     this.resume = resume;
+    this.tap?.head(statusCode, rawHeaders);
     return true;
   }
 
@@ -173,6 +184,7 @@ export class Attempt implements Dispatcher.DispatchHandler, HedgeLeg {
     if (!this.committed) return false;
     const res = this.exchange.response;
     const writable = res.write(chunk);
+    this.tap?.data(chunk);
     if (!writable) res.once('drain', this.resume!);
     return writable;
   }

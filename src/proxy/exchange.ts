@@ -9,7 +9,7 @@ import { nextStep, type FallbackReason } from '../resilience/failover.js';
 import type { HedgeTiming } from '../resilience/hedge-delay.js';
 import { isReplaySafe, retryAfterMs, type FailureKind } from '../resilience/replay.js';
 import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type ResilienceSettings, type Side } from '../routing/schema.js';
-import { Attempt, FAST_TIMER_RESOLUTION_MS, type AttemptHost } from './attempt.js';
+import { Attempt, FAST_TIMER_RESOLUTION_MS, type AttemptHost, type ResponseTap } from './attempt.js';
 import { ClientGoneError, sendError, upstreamErrorCode, type ForwardOutcome } from './forward.js';
 import { clientResponseHeaders, upstreamHost } from './headers.js';
 import { Hedge, admitHedge, type HedgeWinner } from './hedge.js';
@@ -82,6 +82,8 @@ export class Exchange implements AttemptHost {
     /** Headers every answer carries: request id, route, a canary cookie, `Connection: close` when draining; owned by the exchange. */
     private readonly clientHeaders: string[],
     private readonly done: (outcome: ExchangeOutcome) => void,
+    /** Shadow mode: sees legacy's answer as it streams to the client. */
+    private readonly tap?: ResponseTap,
   ) {
     this.resilience = resolution.route?.resilience ?? DEFAULT_RESILIENCE;
     this.deadline = Deadline.fromHeader(header(req, DEADLINE_HEADER), this.resilience.deadlineMs, ctx.clock);
@@ -158,7 +160,7 @@ export class Exchange implements AttemptHost {
     const tryTimeout = this.resolution.route?.timeoutMs ?? DEFAULT_ROUTE_SETTINGS.timeoutMs;
     const headersTimeout = Math.min(tryTimeout, remaining);
     const { connectTimeoutMs } = this.resilience;
-    const attempt = new Attempt(this, backend, upstream, breaker, this.ctx.clock);
+    const attempt = new Attempt(this, backend, upstream, breaker, this.ctx.clock, backend === 'legacy' ? this.tap : undefined);
     // The pool enforces its own connect timeout; a route's shorter one needs a timer of its own,
     // and so does a timeout too short for undici's coarse clock.
     // Not for a streamed body: the abandoned attempt would destroy the client's stream when it ends.
@@ -323,6 +325,7 @@ export class Exchange implements AttemptHost {
     if (this.finished) return;
     this.finished = true;
     this.hedge?.disarm();
+    this.tap?.finished(outcome.error === undefined);
     const tries = this.tries.legacy + this.tries.modern;
     const upstream = this.answering?.name;
     this.done({ status: outcome.status, error: outcome.error, backend, upstream, fallback: this.fallback, tries, hedge: this.hedge?.outcome });

@@ -23,6 +23,7 @@ const NOT_FORWARDED_REQUEST = new Set([
   'x-forwarded-host',
   'x-request-id',
   'x-strangler-deadline-ms', // replaced by the time actually left
+  'x-strangler-shadow', // marks the gateway's shadow copies: a client must not pass its request off as one
 ]);
 
 const NOT_FORWARDED_RESPONSE = new Set([

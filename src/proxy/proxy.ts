@@ -20,6 +20,8 @@ import { resolve, type Resolution } from './resolve.js';
 import type { LiveBackends } from '../backends/live-backends.js';
 import { serveWithoutUpgrade } from './ignored-upgrade.js';
 import { UpgradeHandler, rejectUpgrade } from './websocket.js';
+import type { ShadowCopier } from '../shadow/shadowing.js';
+import type { CopyDecision } from '../shadow/sampling.js';
 
 export interface ProxyOptions {
   routes: Pick<LiveRoutes, 'current'>;
@@ -40,6 +42,8 @@ export interface ProxyOptions {
   limits?: Partial<RequestLimits>;
   /** Peers whose X-Forwarded-* headers are appended to rather than replaced; undefined trusts nobody. */
   trustedProxies?: TrustedProxies | undefined;
+  /** Copies requests of routes in shadow mode to modern; without it, shadow routes are served as legacy routes. */
+  shadow?: ShadowCopier | undefined;
 }
 
 export interface RequestObserver {
@@ -69,6 +73,7 @@ export class ProxyServer {
   private readonly upgraded = new Set<Duplex>();
   private readonly limits: RequestLimits;
   private readonly trustedProxies: TrustedProxies | undefined;
+  private readonly shadow: ShadowCopier | undefined;
   private draining = false;
 
   constructor(options: ProxyOptions) {
@@ -90,6 +95,7 @@ export class ProxyServer {
     };
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.trustedProxies = options.trustedProxies;
+    this.shadow = options.shadow;
     this.server = http.createServer(
       {
         keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000,
@@ -131,23 +137,30 @@ export class ProxyServer {
       return this.refuse(req, res, requestId, start, 'BODY_TOO_LARGE', `the request body is larger than ${maxBody} bytes`);
     }
     if (expectsContinue) res.writeContinue();
-    const exchange = (body: Buffer | Readable | null) =>
+    const route = resolution.route;
+    const shadow = route?.mode === 'shadow' ? this.shadow?.decide(req, route) : undefined;
+    const exchange = (body: Buffer | Readable | null) => {
+      const headers = upstreamRequestHeaders(req, requestId, this.trustedProxies);
+      // decide() admits only bodies of known length under the replay buffer: `body` is a Buffer or null.
+      const tap = shadow?.copy ? this.shadow!.begin(req, route!, shadow, resolution.target, body as Buffer | null, headers) : undefined;
       new Exchange(
         this.exchangeContext,
         req,
         res,
         resolution,
         body,
-        upstreamRequestHeaders(req, requestId, this.trustedProxies),
+        headers,
         this.clientHeaders(resolution, requestId),
         (outcome) => this.logAccess(req, requestId, resolution, start, outcome),
+        tap,
       ).start();
+    };
     if (!hasBody(req)) return exchange(null);
     if (req.headers['content-length'] === undefined) {
       // Chunked: under a limit, count what streams; past it the answer is 413 and the connection closes.
       return exchange(maxBody === null ? req : limitedBody(req, maxBody, () => closeAfter(req, res)));
     }
-    if (!mayReplay(req, resolution)) return exchange(req);
+    if (!mayReplay(req, resolution, shadow)) return exchange(req);
     readBody(req, REPLAY_BUFFER_BYTES).then(exchange, () => res.destroy());
   }
 
@@ -311,10 +324,11 @@ function closeAfter(req: IncomingMessage, res: ServerResponse): void {
 /** Bodies up to this size are buffered when a retry or a fallback might have to send them again. */
 export const REPLAY_BUFFER_BYTES = 64 * 1024;
 
-/** Whether this request's body is worth buffering: it is small, of known length, and may be replayed. */
-function mayReplay(req: IncomingMessage, resolution: Resolution): boolean {
+/** Whether this request's body is worth buffering: it is small, of known length, and may be replayed or copied to modern. */
+function mayReplay(req: IncomingMessage, resolution: Resolution, shadow: CopyDecision | undefined): boolean {
   const length = Number(req.headers['content-length']);
   if (!(length <= REPLAY_BUFFER_BYTES)) return false;
+  if (shadow?.copy === true) return true;
   const resilience = resolution.route?.resilience ?? DEFAULT_RESILIENCE;
   return resilience.retries > 0 || (resolution.backend === 'modern' && resilience.fallback);
 }

@@ -32,6 +32,7 @@ export function chooseBackend(route: Route | undefined, bucket: () => number): S
   if (route === undefined) return 'legacy';
   switch (route.mode) {
     case 'legacy':
+    case 'shadow': // modern gets a copy in the background (shadow/), never the answer
       return 'legacy';
     case 'modern':
       return 'modern';

@@ -1,5 +1,6 @@
 import { DEFAULT_BACKEND_NAMES } from '../backends/schema.js';
 import { DEFAULT_RESILIENCE, ResilienceSettings, mergeResilience, type Mode, type ResiliencePatch, type Route } from './schema.js';
+import { ShadowSettings } from '../shadow/settings.js';
 import { deepFreeze } from './freeze.js';
 import type { RouteRow } from './store.js';
 
@@ -11,6 +12,7 @@ import type { RouteRow } from './store.js';
  */
 export class LiveRowReader {
   private readonly resilience = new Map<string, ResilienceSettings>();
+  private readonly shadow = new Map<string, ShadowSettings>();
   /** Strings most routes share (modes, sticky keys, backend names, timestamps of one bulk apply): one copy each. */
   private readonly strings = new Map<string, string>();
 
@@ -26,6 +28,7 @@ export class LiveRowReader {
       resilience: this.resilienceOf(row.resilience),
       legacyBackend: this.shared(row.legacy_backend ?? DEFAULT_BACKEND_NAMES.legacy),
       modernBackend: this.shared(row.modern_backend ?? DEFAULT_BACKEND_NAMES.modern),
+      shadow: this.shadowOf(row.shadow ?? '{}'),
       version: row.version,
       createdAt: this.shared(row.created_at),
       updatedAt: this.shared(row.updated_at),
@@ -39,6 +42,15 @@ export class LiveRowReader {
     if (this.strings.size >= 10_000) this.strings.clear();
     this.strings.set(value, value);
     return value;
+  }
+
+  private shadowOf(json: string): ShadowSettings {
+    let settings = this.shadow.get(json);
+    if (settings === undefined) {
+      settings = deepFreeze(ShadowSettings.parse(JSON.parse(json)));
+      if (this.shadow.size < 10_000) this.shadow.set(json, settings);
+    }
+    return settings;
   }
 
   private resilienceOf(json: string): ResilienceSettings {

@@ -14,7 +14,7 @@ export class RouteTable {
   private readonly byId = new Map<string, Route>();
   /** An upper bound of the longest prefix: it only saves lookups, so it may stay high after a delete. */
   private longestPrefix = 0;
-  private readonly modes: Record<Mode, number> = { legacy: 0, canary: 0, modern: 0 };
+  private readonly modes: Record<Mode, number> = { legacy: 0, canary: 0, modern: 0, shadow: 0 };
 
   constructor(routes: Iterable<Route> = []) {
     for (const route of routes) this.put(route);

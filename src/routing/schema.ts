@@ -1,12 +1,16 @@
 import { z } from 'zod';
 import { BackendName, DEFAULT_BACKEND_NAMES, Side, definedOnly } from '../backends/schema.js';
 import { DEFAULT_BREAKER_OPTIONS } from '../resilience/breaker.js';
+import { DEFAULT_SHADOW_SETTINGS, ShadowPatch, ShadowSettings } from '../shadow/settings.js';
 import { isCanonicalPrefix } from './path.js';
 
 export { definedOnly, Side };
 
-/** Where a route sends its traffic: all to legacy, a sticky share to modern, or all to modern. */
-export const Mode = z.enum(['legacy', 'canary', 'modern']);
+/**
+ * Where a route sends its traffic: all to legacy, a sticky share to modern, or all to modern;
+ * `shadow` answers from legacy and copies requests to modern in the background to compare.
+ */
+export const Mode = z.enum(['legacy', 'canary', 'modern', 'shadow']);
 export type Mode = z.infer<typeof Mode>;
 
 export const RouteId = z
@@ -161,6 +165,8 @@ export const RouteSettings = z.object({
   legacyBackend: BackendName,
   /** The named backend (role `modern`) that serves its modern side. */
   modernBackend: BackendName,
+  /** How shadow mode copies and compares (see shadow/settings.ts); kept in every mode. */
+  shadow: ShadowSettings,
 });
 export type RouteSettings = z.infer<typeof RouteSettings>;
 
@@ -172,6 +178,8 @@ export const Route = RouteSettings.extend({
   // ... and those written before named backends existed, as the two defaults.
   legacyBackend: BackendName.default(DEFAULT_ROUTE_SETTINGS.legacyBackend),
   modernBackend: BackendName.default(DEFAULT_ROUTE_SETTINGS.modernBackend),
+  // ... and those written before shadow mode existed, as its defaults.
+  shadow: ShadowSettings.default(DEFAULT_SHADOW_SETTINGS),
   id: RouteId,
   version: z.number().int().min(1),
   createdAt: z.string(),
@@ -194,14 +202,15 @@ export const RouteCreate = z
     resilience: ResiliencePatch.optional(),
     legacyBackend: BackendName.default(DEFAULT_ROUTE_SETTINGS.legacyBackend),
     modernBackend: BackendName.default(DEFAULT_ROUTE_SETTINGS.modernBackend),
+    shadow: ShadowSettings.default(DEFAULT_SHADOW_SETTINGS),
     reason: Reason.optional(),
   })
   .strict();
 export type RouteCreate = z.infer<typeof RouteCreate>;
 
-export const RoutePatch = RouteSettings.omit({ resilience: true })
+export const RoutePatch = RouteSettings.omit({ resilience: true, shadow: true })
   .partial()
-  .extend({ resilience: ResiliencePatch.optional(), version: Version.optional(), reason: Reason.optional() })
+  .extend({ resilience: ResiliencePatch.optional(), shadow: ShadowPatch.optional(), version: Version.optional(), reason: Reason.optional() })
   .strict();
 export type RoutePatch = z.infer<typeof RoutePatch>;
 

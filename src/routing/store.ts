@@ -24,6 +24,7 @@ import {
   type ResiliencePatch,
   RouteCreate,
 } from './schema.js';
+import type { ShadowPatch } from '../shadow/settings.js';
 
 export { MIGRATIONS, SCHEMA_VERSION } from '../store/sqlite-schema.js';
 
@@ -41,7 +42,10 @@ export interface ApplyOptions {
 }
 
 /** A change to a route: any top-level setting, and resilience settings merged field by field. */
-export type RouteChanges = Partial<Omit<RouteSettings, 'resilience'>> & { resilience?: ResiliencePatch | undefined };
+export type RouteChanges = Partial<Omit<RouteSettings, 'resilience' | 'shadow'>> & {
+  resilience?: ResiliencePatch | undefined;
+  shadow?: ShadowPatch | undefined;
+};
 
 
 /** A `routes` row as SQLite returns it. */
@@ -59,6 +63,7 @@ export interface RouteRow {
   max_body_bytes: number | null;
   legacy_backend: string;
   modern_backend: string;
+  shadow: string;
 }
 
 /** A `route_history` row as SQLite returns it. */
@@ -103,13 +108,13 @@ export class RouteStore {
       get: db.prepare<[string], RouteRow>('SELECT * FROM routes WHERE id = ?'),
       byPrefix: db.prepare<[string], RouteRow>('SELECT * FROM routes WHERE path_prefix = ?'),
       insert: db.prepare(
-        `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, max_body_bytes, resilience, legacy_backend, modern_backend, version, created_at, updated_at)
-         VALUES (@id, @pathPrefix, @mode, @canaryPercent, @stickyKey, @timeoutMs, @maxBodyBytes, @resilienceJson, @legacyBackend, @modernBackend, @version, @createdAt, @updatedAt)`,
+        `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, max_body_bytes, resilience, legacy_backend, modern_backend, shadow, version, created_at, updated_at)
+         VALUES (@id, @pathPrefix, @mode, @canaryPercent, @stickyKey, @timeoutMs, @maxBodyBytes, @resilienceJson, @legacyBackend, @modernBackend, @shadowJson, @version, @createdAt, @updatedAt)`,
       ),
       update: db.prepare(
         `UPDATE routes SET path_prefix = @pathPrefix, mode = @mode, canary_percent = @canaryPercent,
            sticky_key = @stickyKey, timeout_ms = @timeoutMs, max_body_bytes = @maxBodyBytes, resilience = @resilienceJson,
-           legacy_backend = @legacyBackend, modern_backend = @modernBackend, version = @version,
+           legacy_backend = @legacyBackend, modern_backend = @modernBackend, shadow = @shadowJson, version = @version,
            updated_at = @updatedAt
          WHERE id = @id`,
       ),
@@ -172,6 +177,11 @@ export class RouteStore {
   /** Tells the listeners that another connection of this process (a worker's) committed a change. */
   changedElsewhere(): void {
     for (const listener of this.listeners) listener();
+  }
+
+  /** The open connection, for the stores of other concepts kept in the same database (shadow/shadow-store.ts). */
+  get connection(): Database.Database {
+    return this.db;
   }
 
   /** The database file, for an apply process to open its own connection to. */
@@ -356,6 +366,7 @@ export class RouteStore {
       ...settingsOf(route),
       ...definedOnly(changes),
       resilience: mergeResilience(route.resilience, changes.resilience),
+      shadow: { ...route.shadow, ...definedOnly(changes.shadow ?? {}) },
     });
     if (!recordEvenIfSame && sameSettings(settings, settingsOf(route))) return route;
     if (settings.pathPrefix !== route.pathPrefix) this.assertPrefixFree(settings.pathPrefix, route.id);
@@ -440,6 +451,7 @@ export function toRoute(row: RouteRow): Route {
     legacyBackend: row.legacy_backend,
     modernBackend: row.modern_backend,
     resilience: mergeResilience(DEFAULT_RESILIENCE, JSON.parse(row.resilience) as ResiliencePatch),
+    shadow: JSON.parse(row.shadow) as unknown,
     version: row.version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -451,12 +463,12 @@ function toHistoryEntry(row: HistoryRow): HistoryEntry {
 }
 
 /** The named parameters the insert and update statements take. */
-function toRow(route: Route): Route & { resilienceJson: string } {
-  return { ...route, resilienceJson: JSON.stringify(route.resilience) };
+function toRow(route: Route): Route & { resilienceJson: string; shadowJson: string } {
+  return { ...route, resilienceJson: JSON.stringify(route.resilience), shadowJson: JSON.stringify(route.shadow) };
 }
 
 function sameSettings(a: RouteSettings, b: RouteSettings): boolean {
   return (Object.keys(a) as (keyof RouteSettings)[]).every((k) =>
-    k === 'resilience' ? JSON.stringify(a[k]) === JSON.stringify(b[k]) : a[k] === b[k],
+    k === 'resilience' || k === 'shadow' ? JSON.stringify(a[k]) === JSON.stringify(b[k]) : a[k] === b[k],
   );
 }

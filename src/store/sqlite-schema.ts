@@ -55,6 +55,48 @@ export const MIGRATIONS: readonly string[] = [
    );
    ALTER TABLE routes ADD COLUMN legacy_backend TEXT NOT NULL DEFAULT 'legacy';
    ALTER TABLE routes ADD COLUMN modern_backend TEXT NOT NULL DEFAULT 'modern';`,
+  // Shadow mode: a fourth mode (SQLite cannot change a CHECK, so the table is rebuilt), the
+  // route's shadow settings, and what shadow comparisons found, per route (shadow/shadow-store.ts).
+  `CREATE TABLE routes_v5 (
+     id             TEXT PRIMARY KEY,
+     path_prefix    TEXT NOT NULL UNIQUE,
+     mode           TEXT NOT NULL CHECK (mode IN ('legacy', 'canary', 'modern', 'shadow')),
+     canary_percent INTEGER NOT NULL CHECK (canary_percent BETWEEN 0 AND 100),
+     sticky_key     TEXT NOT NULL,
+     timeout_ms     INTEGER NOT NULL CHECK (timeout_ms > 0),
+     version        INTEGER NOT NULL CHECK (version > 0),
+     created_at     TEXT NOT NULL,
+     updated_at     TEXT NOT NULL,
+     resilience     TEXT NOT NULL DEFAULT '{}',
+     max_body_bytes INTEGER CHECK (max_body_bytes >= 0),
+     legacy_backend TEXT NOT NULL DEFAULT 'legacy',
+     modern_backend TEXT NOT NULL DEFAULT 'modern',
+     shadow         TEXT NOT NULL DEFAULT '{}'
+   );
+   INSERT INTO routes_v5 (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, version, created_at, updated_at,
+                          resilience, max_body_bytes, legacy_backend, modern_backend)
+     SELECT id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, version, created_at, updated_at,
+            resilience, max_body_bytes, legacy_backend, modern_backend FROM routes;
+   DROP TABLE routes;
+   ALTER TABLE routes_v5 RENAME TO routes;
+   CREATE TABLE shadow_results (
+     route_id   TEXT PRIMARY KEY,
+     since      TEXT,
+     compared   INTEGER NOT NULL DEFAULT 0,
+     matched    INTEGER NOT NULL DEFAULT 0,
+     mismatched INTEGER NOT NULL DEFAULT 0,
+     errors     INTEGER NOT NULL DEFAULT 0,
+     skipped    TEXT NOT NULL DEFAULT '{}',
+     latency    TEXT NOT NULL DEFAULT '{}',
+     paths      TEXT NOT NULL DEFAULT '{}',
+     noise      TEXT NOT NULL DEFAULT '[]'
+   );
+   CREATE TABLE shadow_samples (
+     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+     route_id TEXT NOT NULL,
+     sample   TEXT NOT NULL
+   );
+   CREATE INDEX shadow_samples_by_route ON shadow_samples (route_id, seq);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,4 +1,5 @@
 import { DEFAULT_RESILIENCE, type Route } from '../../src/routing/schema.js';
+import { DEFAULT_SHADOW_SETTINGS } from '../../src/shadow/settings.js';
 
 /** A complete Route for pure-logic tests; fields default to a legacy route. */
 export function route(pathPrefix: string, fields: Partial<Route> = {}): Route {
@@ -13,6 +14,7 @@ export function route(pathPrefix: string, fields: Partial<Route> = {}): Route {
     resilience: DEFAULT_RESILIENCE,
     legacyBackend: 'legacy',
     modernBackend: 'modern',
+    shadow: DEFAULT_SHADOW_SETTINGS,
     version: 1,
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',

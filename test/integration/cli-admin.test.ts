@@ -244,10 +244,10 @@ describe('running a migration from the CLI (the README walk-through)', () => {
     await ok(['routes', 'set', 'orders', '--canary-percent', '50']);
     const at50 = await modernShare();
     const watched = (await ok(['status'])).split('\n').filter(Boolean);
-    expect(watched[0]).toBe('routes: 1 (legacy 0, canary 1, modern 0)');
+    expect(watched[0]).toBe('routes: 1 (legacy 0, canary 1, modern 0, shadow 0)');
     expect(watched[1]).toMatch(/^last \d+ s: 201 requests \(.*\/s\), [\d.]+% served by modern$/);
-    expect(watched[2]).toMatch(/^ROUTE\s+PREFIX\s+MODE\s+MODERN%\s+BREAKER\s+SIDE\s+BACKEND\s+REQ\s+REQ\/S\s+ERRORS\s+P50\s+P99\s+FALLBACK$/);
-    expect(watched[3]).toMatch(/^orders\s+\/orders\s+canary\s+50\s+closed\s+legacy\s+legacy\s+\d+\s+[\d.]+\s+0%\s+[\d.]+ ms\s+[\d.]+ ms\s+-$/);
+    expect(watched[2]).toMatch(/^ROUTE\s+PREFIX\s+MODE\s+MODERN%\s+BREAKER\s+MATCH\s+SIDE\s+BACKEND\s+REQ\s+REQ\/S\s+ERRORS\s+P50\s+P99\s+FALLBACK$/);
+    expect(watched[3]).toMatch(/^orders\s+\/orders\s+canary\s+50\s+closed\s+-\s+legacy\s+legacy\s+\d+\s+[\d.]+\s+0%\s+[\d.]+ ms\s+[\d.]+ ms\s+-$/);
     expect(watched[4]).toMatch(/^\s+modern\s+modern\s+\d+\s+[\d.]+\s+0%\s+[\d.]+ ms\s+[\d.]+ ms\s+0%$/);
     const status = await json(['status']);
     const orders = status.perRoute[0];

@@ -110,7 +110,7 @@ describe('metrics and status after a known mix of traffic', () => {
 
     const { status, body } = await admin(gw, 'GET', '/status');
     expect(status).toBe(200);
-    expect(body.routes).toEqual({ total: 3, legacy: 1, canary: 1, modern: 1 });
+    expect(body.routes).toEqual({ total: 3, legacy: 1, canary: 1, modern: 1, shadow: 0 });
     expect(body.windowSeconds).toBe(300);
     expect(body.traffic.requests).toBe(22);
     const cart = body.perRoute.find((r: { id: string }) => r.id === 'cart');

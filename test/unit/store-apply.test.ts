@@ -50,6 +50,16 @@ describe('RouteStore.apply', () => {
     expect(snapshot()).toEqual(before);
   });
 
+  it('applies shadow settings from a file (defaults filled); a change shows as its fields', () => {
+    const shadowed = (shadow: Record<string, unknown>) => file({ id: 'orders', pathPrefix: '/orders', mode: 'shadow', shadow });
+    apply(shadowed({ ignorePaths: ['$.meta.requestId'] }));
+    expect(store.get('orders')).toMatchObject({ mode: 'shadow', shadow: { ignorePaths: ['$.meta.requestId'], samplePercent: 100, noisePercent: 5 } });
+    expect(apply(shadowed({ ignorePaths: ['$.meta.requestId'] })).changes[0]!.action).toBe('unchanged');
+    const plan = apply(shadowed({ ignorePaths: ['$.meta.requestId'], samplePercent: 25 }));
+    expect(plan.changes[0]).toMatchObject({ action: 'update', changes: [{ field: 'shadow.samplePercent', from: 100, to: 25 }] });
+    expect(() => file({ id: 'x', pathPrefix: '/x', shadow: { ignorePaths: ['meta'] } })).toThrow();
+  });
+
   it('a dry run returns the plan and changes nothing', () => {
     create('orders', '/orders');
     const before = snapshot();

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GatewayError, type ErrorCode } from '../../src/errors.js';
 import { DEFAULT_RESILIENCE, RouteCreate, type ChangeMeta, type HistoryEntry, type Route } from '../../src/routing/schema.js';
 import { RouteStore, SCHEMA_VERSION } from '../../src/routing/store.js';
+import { DEFAULT_SHADOW_SETTINGS } from '../../src/shadow/settings.js';
 import { tempDir } from '../helpers/servers.js';
 
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
@@ -90,12 +91,22 @@ describe('RouteStore.create', () => {
       resilience: DEFAULT_RESILIENCE,
       legacyBackend: 'legacy',
       modernBackend: 'modern',
+      shadow: DEFAULT_SHADOW_SETTINGS,
       version: 1,
       createdAt: iso(T0),
       updatedAt: iso(T0),
     });
     expect(store.get('orders')).toEqual(route);
     expect(store.list()).toEqual([route]);
+  });
+
+  it('keeps shadow settings, defaults filled, and merges a change to them field by field', () => {
+    const route = store.create({ pathPrefix: '/orders', mode: 'shadow', shadow: { samplePercent: 50, ignorePaths: ['$.meta.requestId'] } }, alice);
+    expect(route.shadow).toEqual({ ...DEFAULT_SHADOW_SETTINGS, samplePercent: 50, ignorePaths: ['$.meta.requestId'] });
+    const changed = store.update('orders', { shadow: { unorderedPaths: ['$.items'] } }, { actor: 'test' });
+    expect(changed.shadow).toEqual({ ...route.shadow, unorderedPaths: ['$.items'] });
+    expect(store.get('orders')).toEqual(changed);
+    expect(() => store.update('orders', { shadow: { ignorePaths: ['meta.requestId'] } }, { actor: 'test' })).toThrow(/shadow\.ignorePaths/);
   });
 
   it('keeps every given setting', () => {
