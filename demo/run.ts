@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   });
   const { logger, accessLogger } = createLoggers({ level: config.logLevel, format: config.logFormat });
   const gateway = await startGateway(config, { logger, accessLogger });
-  seed(gateway);
+  await seed(gateway);
   printWelcome(gateway, config.db, usersPort);
 
   const stop = async () => {
@@ -64,9 +64,9 @@ function listen(server: Server, port: number, name: string): Promise<Server> {
 }
 
 /** Seeds the demo routes the first time only, so changes made while exploring survive a restart. */
-function seed(gateway: Gateway): void {
-  if (gateway.store.list().length > 0) return;
-  for (const route of SEED) gateway.store.create(route, { actor: 'demo', reason: 'demo seed' });
+async function seed(gateway: Gateway): Promise<void> {
+  if ((await gateway.store.list()).length > 0) return;
+  for (const route of SEED) await gateway.store.create(route, { actor: 'demo', reason: 'demo seed' });
 }
 
 function printWelcome(gateway: Gateway, db: string, usersPort: number): void {

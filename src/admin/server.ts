@@ -6,7 +6,7 @@ import type { GatewayMetrics } from '../observe/metrics.js';
 import type { TrafficWindow } from '../observe/traffic-window.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
-import type { RouteStore } from '../routing/store.js';
+import type { Store } from '../store/store.js';
 import type { LiveBackends } from '../backends/live-backends.js';
 import { packageVersion } from '../version.js';
 import { registerApply } from './apply.js';
@@ -20,7 +20,7 @@ import { registerRoutes } from './routes.js';
 import { registerStatus } from './status.js';
 
 export interface AdminOptions {
-  store: RouteStore;
+  store: Store;
   routes: LiveRoutes;
   backends: LiveBackends;
   breakers: BreakerRegistry;
@@ -32,8 +32,6 @@ export interface AdminOptions {
   /** The host names `Host` may carry (DNS rebinding defence); see allowedHostnames. */
   allowedHosts: ReadonlySet<string> | 'any';
   isDraining: () => boolean;
-  /** How long a change waits for another process's write lock (the store's busy timeout). */
-  busyTimeoutMs?: number | undefined;
 }
 
 const BODY_LIMIT = 64 * 1024; // route changes are small; anything larger is a mistake or an attack
