@@ -15,7 +15,16 @@ export interface OpenStoreOptions {
   statementTimeoutMs?: number | undefined;
 }
 
-/** Opens the store `db` names. */
+/** A `--db` value that names a PostgreSQL database rather than a SQLite file. */
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(db);
+}
+
+/** Opens the store `db` names: a PostgreSQL URL, or else a SQLite file path. */
 export async function openStore(db: string, options: OpenStoreOptions): Promise<Store> {
+  if (isPostgresUrl(db)) {
+    const { PostgresStore } = await import('./postgres-store.js');
+    return PostgresStore.open(db, options);
+  }
   return SqliteStore.open(db, options);
 }
