@@ -43,7 +43,7 @@ export class PostgresStore implements Store {
   private readonly pageReader = new LiveRowReader();
   private state: StoreHealth = OK;
   private open = true;
-  private listener!: FeedListener;
+  private listener: FeedListener | undefined;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -117,7 +117,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (!this.open) return;
     this.open = false;
-    await this.listener.stop();
+    await this.listener?.stop();
     await this.pool.end();
   }
 
@@ -222,7 +222,7 @@ export class PostgresStore implements Store {
     if (!this.open) return;
     if (this.state.state === 'ok') this.logger.warn({ err: err.message }, 'PostgreSQL cannot be reached: the store is degraded');
     this.state = { state: 'degraded', reason: err.message };
-    this.listener.recheck();
+    this.listener?.recheck();
   }
 
   private listenerEvents() {

@@ -3,7 +3,9 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { afterAll } from 'vitest';
 import { freePort } from './httpbin.js';
+import { tempDir } from './servers.js';
 
 /**
  * A throwaway PostgreSQL cluster for tests: Debian's `postgresql` package (installed by
@@ -86,11 +88,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     port,
     url,
     sql,
-    async createDatabase() {
-      const name = `t${process.pid}_${++counter}`;
-      await sql('postgres', `CREATE DATABASE ${name}`);
-      return url(name);
-    },
+    createDatabase: () => createDatabaseAt(url('postgres')),
     stop(mode = 'fast') {
       run('pg_ctl', ['-D', data, '-m', mode, '-w', 'stop']);
       stopped = true;
@@ -116,4 +114,45 @@ function lookupUser(name: string): { uid: number; gid: number } | undefined {
   const group = spawnSync('id', ['-g', name], { encoding: 'utf8' });
   if (found.status !== 0 || group.status !== 0) return undefined;
   return { uid: Number(found.stdout.trim()), gid: Number(group.stdout.trim()) };
+}
+
+export interface TestDatabase {
+  db: string;
+  cleanup(): void;
+}
+
+/**
+ * The engines a test file runs on: SQLite (a temp file) always, and PostgreSQL (a database in a
+ * cluster the file shares, started on first use, or STRANGLER_TEST_PG_URL's server) when it is
+ * installed. Call at the top level of a test file: it registers the cluster's cleanup.
+ */
+export function storeEngines(suite: string): { name: 'sqlite' | 'postgres'; database(): Promise<TestDatabase> }[] {
+  const hasPg = requirePostgres(suite);
+  let cluster: Promise<TestPostgres> | undefined;
+  afterAll(async () => (await cluster)?.cleanup());
+  const postgres = async (): Promise<TestDatabase> => {
+    const external = process.env.STRANGLER_TEST_PG_URL;
+    if (external !== undefined) return { db: await createDatabaseAt(external), cleanup: () => undefined };
+    cluster ??= startPostgres();
+    return { db: await (await cluster).createDatabase(), cleanup: () => undefined };
+  };
+  return [
+    { name: 'sqlite' as const, database: async () => tempDir() },
+    ...(hasPg ? [{ name: 'postgres' as const, database: postgres }] : []),
+  ];
+}
+
+/** A new database on the server `url` names; returns its URL. */
+export async function createDatabaseAt(url: string): Promise<string> {
+  const name = `t${process.pid}_${++counter}`;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const target = new URL(url);
+  target.pathname = `/${name}`;
+  return target.toString();
 }

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackendSpec, desiredBackend } from '../../src/backends/plan.js';
 import { GatewayError, type ErrorCode } from '../../src/errors.js';
 import { LiveRowReader } from '../../src/routing/live-row.js';
@@ -7,8 +7,7 @@ import { RouteSpec, desiredRoute } from '../../src/routing/route-file.js';
 import type { ChangeMeta } from '../../src/routing/schema.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
-import { requirePostgres, startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { tempDir } from '../helpers/servers.js';
+import { storeEngines } from '../helpers/postgres.js';
 
 /**
  * The store contract: one suite, run against SQLite and PostgreSQL, through the Store interface
@@ -17,39 +16,13 @@ import { tempDir } from '../helpers/servers.js';
  * or STRANGLER_TEST_PG_URL's server when given (a database is created there per test).
  */
 
-const HAS_PG = requirePostgres('the store contract suite');
-let cluster: TestPostgres | undefined;
-const external = process.env.STRANGLER_TEST_PG_URL;
-
-beforeAll(async () => {
-  if (HAS_PG && external === undefined) cluster = await startPostgres();
-}, 60_000);
-afterAll(() => cluster?.cleanup());
-
-let counter = 0;
-async function newPostgresDb(): Promise<string> {
-  if (external === undefined) return cluster!.createDatabase();
-  const name = `contract_${process.pid}_${++counter}`;
-  const pg = (await import('pg')).default;
-  const client = new pg.Client({ connectionString: external });
-  await client.connect();
-  await client.query(`CREATE DATABASE ${name}`);
-  await client.end();
-  const url = new URL(external);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
+const engines = storeEngines('the store contract suite');
 
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');
 const logger = pino({ level: 'silent' });
 const alice: ChangeMeta = { actor: 'alice' };
 
-const engines = [
-  { name: 'sqlite', location: async () => tempDir() },
-  { name: 'postgres', location: async () => ({ db: await newPostgresDb(), cleanup: () => undefined }) },
-].filter((e) => e.name === 'sqlite' || HAS_PG);
-
-describe.each(engines)('the store contract on $name', ({ location }) => {
+describe.each(engines)('the store contract on $name', ({ database }) => {
   let t = T0;
   let store: Store;
   let cleanup: () => void;
@@ -58,7 +31,7 @@ describe.each(engines)('the store contract on $name', ({ location }) => {
 
   beforeEach(async () => {
     t = T0;
-    const where = await location();
+    const where = await database();
     db = where.db;
     cleanup = where.cleanup;
     store = await open();
