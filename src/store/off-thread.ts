@@ -1,6 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { RouteStore } from '../routing/store.js';
-import { runApplyJob, type ApplyJob, type ApplyOutcome } from './apply-job.js';
+import type { ApplyJob, ApplyOutcome } from './apply-job.js';
 
 /**
  * Bodies up to this size are applied on the serving thread (milliseconds); larger ones in a
@@ -8,16 +7,32 @@ import { runApplyJob, type ApplyJob, type ApplyOutcome } from './apply-job.js';
  */
 export const IN_THREAD_APPLY_BYTES = 256 * 1024;
 
+/** How a worker opens its own connection to the store (apply-worker.ts). */
+export interface WorkerStore {
+  /** The `--db` value: a SQLite path or a PostgreSQL URL. Handed to the worker, never printed. */
+  db: string;
+  busyTimeoutMs?: number | undefined;
+  statementTimeoutMs?: number | undefined;
+}
+
+/** What an engine gives applyOffThread: where a worker connects, and how to apply here instead. */
+export interface OffThreadTarget {
+  worker: WorkerStore;
+  runHere(job: ApplyJob): ApplyOutcome | Promise<ApplyOutcome>;
+  /** Tells the live table that the worker's connection committed a change. */
+  changedElsewhere(): void;
+}
+
 /** Runs an apply where it costs the data plane nothing, then tells the live table what changed. */
-export async function applyOffThread(store: RouteStore, job: ApplyJob, busyTimeoutMs: number): Promise<ApplyOutcome> {
+export async function applyOffThread(target: OffThreadTarget, job: ApplyJob): Promise<ApplyOutcome> {
   // An in-memory database is private to its connection: it can only be written here.
-  if (job.body.byteLength <= IN_THREAD_APPLY_BYTES || store.path === ':memory:') return runApplyJob(store, job);
-  const outcome = await inWorker(store.path, busyTimeoutMs, job);
-  if (outcome.ok && outcome.changed.routes + outcome.changed.backends > 0) store.changedElsewhere();
+  if (job.body.byteLength <= IN_THREAD_APPLY_BYTES || target.worker.db === ':memory:') return target.runHere(job);
+  const outcome = await inWorker(target.worker, job);
+  if (outcome.ok && outcome.changed.routes + outcome.changed.backends > 0) target.changedElsewhere();
   return outcome;
 }
 
-function inWorker(path: string, busyTimeoutMs: number, job: ApplyJob): Promise<ApplyOutcome> {
+function inWorker(store: WorkerStore, job: ApplyJob): Promise<ApplyOutcome> {
   // Compiled, the worker is a sibling .js file; under the test runner it is TypeScript, loaded through tsx.
   const typescript = import.meta.url.endsWith('.ts');
   const url = new URL(typescript ? './apply-worker.ts' : './apply-worker.js', import.meta.url);
@@ -25,7 +40,7 @@ function inWorker(path: string, busyTimeoutMs: number, job: ApplyJob): Promise<A
   // tsx registers its loader inside the worker first (a worker's execArgv cannot carry --import).
   const entry = typescript ? `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })` : url;
   return new Promise((resolve) => {
-    const worker = new Worker(entry, { eval: typescript, workerData: { path, busyTimeoutMs, job }, transferList: transfer });
+    const worker = new Worker(entry, { eval: typescript, workerData: { store, job }, transferList: transfer });
     let settled = false;
     const done = (outcome: ApplyOutcome) => {
       if (settled) return;

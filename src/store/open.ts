@@ -13,6 +13,8 @@ export interface OpenStoreOptions {
   poolSize?: number | undefined;
   /** PostgreSQL: the longest any statement may run. */
   statementTimeoutMs?: number | undefined;
+  /** PostgreSQL: LISTEN for other gateways' changes (default true; an apply worker does not). */
+  listen?: boolean | undefined;
 }
 
 /** A `--db` value that names a PostgreSQL database rather than a SQLite file. */

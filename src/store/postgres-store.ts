@@ -6,6 +6,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import { LiveRowReader } from '../routing/live-row.js';
 import { toHistoryEntry, toRoute } from '../routing/store.js';
 import { runApplyJobOn } from './apply-job.js';
+import { applyOffThread } from './off-thread.js';
 import type { OpenStoreOptions } from './open.js';
 import { FEED_CHANNEL, FeedListener } from './postgres-listener.js';
 import { PgQueries } from './postgres-queries.js';
@@ -47,6 +48,8 @@ export class PostgresStore implements Store {
 
   private constructor(
     private readonly pool: pg.Pool,
+    private readonly url: string,
+    private readonly statementTimeoutMs: number,
     readonly location: string,
     private readonly clock: Clock,
     private readonly logger: Logger,
@@ -86,7 +89,7 @@ export class PostgresStore implements Store {
       types: TYPES,
     };
     const pool = new pg.Pool(config);
-    const store = new PostgresStore(pool, location, options.clock, options.logger);
+    const store = new PostgresStore(pool, url, timeoutMs, location, options.clock, options.logger);
     // An idle connection dropped by the server: the next query reconnects; say so once.
     pool.on('error', (err) => store.degrade(err));
     try {
@@ -96,8 +99,10 @@ export class PostgresStore implements Store {
       } finally {
         client.release();
       }
-      store.listener = new FeedListener(config, store.listenerEvents(), options.random ?? systemRandom, options.logger);
-      await store.listener.start();
+      if (options.listen !== false) {
+        store.listener = new FeedListener(config, store.listenerEvents(), options.random ?? systemRandom, options.logger);
+        await store.listener.start();
+      }
       return store;
     } catch (err) {
       await pool.end().catch(() => undefined);
@@ -156,8 +161,12 @@ export class PostgresStore implements Store {
   delete: Store['delete'] = (id, meta) => this.write((w) => w.delete(id, meta));
   // A dry run runs the same transaction and rolls it back: it writes nothing and wakes nobody.
   apply: Store['apply'] = (desired, options, meta) => this.write((w) => w.apply(desired, options, meta), options.dryRun);
-  // The database does the work: the event loop only waits on its answers.
-  applyFile: Store['applyFile'] = (job) => runApplyJobOn(this, job);
+  // A large file is parsed and planned by a worker thread with its own connection, as on SQLite.
+  applyFile: Store['applyFile'] = (job) =>
+    applyOffThread(
+      { worker: { db: this.url, statementTimeoutMs: this.statementTimeoutMs }, runHere: (j) => runApplyJobOn(this, j), changedElsewhere: () => this.notifyListeners() },
+      job,
+    );
 
   /** A read on the pool, its failures as the store's errors. */
   private async read<T>(fn: (w: PgWrites) => Promise<T>): Promise<T> {
@@ -194,7 +203,7 @@ export class PostgresStore implements Store {
         [FEED_CHANNEL],
       );
       await client.query('COMMIT');
-      for (const listener of this.listeners) listener();
+      this.notifyListeners();
       return result;
     } catch (err) {
       if (isConnectionError(err)) broken = err as Error;
@@ -227,13 +236,15 @@ export class PostgresStore implements Store {
 
   private listenerEvents() {
     return {
-      changed: () => {
-        for (const listener of this.listeners) listener();
-      },
+      changed: () => this.notifyListeners(),
       connected: (up: boolean, reason?: string) => {
         this.state = up ? OK : { state: 'degraded', reason: reason ?? 'the connection was lost' };
       },
     };
+  }
+
+  private notifyListeners(): void {
+    for (const listener of this.listeners) listener();
   }
 
   private timestamp(): string {

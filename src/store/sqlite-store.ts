@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import { RouteStore } from '../routing/store.js';
+import { runApplyJob } from './apply-job.js';
 import { applyOffThread } from './off-thread.js';
 import type { BackendStoreApi, Store, StoreHealth } from './store.js';
 
@@ -70,5 +71,9 @@ export class SqliteStore implements Store {
   rollback: Store['rollback'] = async (id, toVersion, meta) => this.sync.rollback(id, toVersion, meta);
   delete: Store['delete'] = async (id, meta) => this.sync.delete(id, meta);
   apply: Store['apply'] = async (desired, options, meta) => this.sync.apply(desired, options, meta);
-  applyFile: Store['applyFile'] = (job) => applyOffThread(this.sync, job, this.busyTimeoutMs);
+  applyFile: Store['applyFile'] = (job) =>
+    applyOffThread(
+      { worker: { db: this.sync.path, busyTimeoutMs: this.busyTimeoutMs }, runHere: (j) => runApplyJob(this.sync, j), changedElsewhere: () => this.sync.changedElsewhere() },
+      job,
+    );
 }

@@ -5,6 +5,7 @@ import { GatewayError, type ErrorCode } from '../../src/errors.js';
 import { LiveRowReader } from '../../src/routing/live-row.js';
 import { RouteSpec, desiredRoute } from '../../src/routing/route-file.js';
 import type { ChangeMeta } from '../../src/routing/schema.js';
+import { IN_THREAD_APPLY_BYTES } from '../../src/store/off-thread.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
 import { storeEngines } from '../helpers/postgres.js';
@@ -148,6 +149,22 @@ describe.each(engines)('the store contract on $name', ({ database }) => {
     expect(outcome.ok).toBe(true);
     const bad = await store.applyFile({ body: Buffer.from('{'), meta: alice });
     expect(bad).toMatchObject({ ok: false, code: 'INVALID_JSON' });
+  });
+
+  it('a route file over the in-thread size is applied by a worker thread with its own connection, and the store hears of it', async () => {
+    let heard = 0;
+    const off = store.onChange(() => heard++);
+    const file = { routes: [{ id: 'w1', pathPrefix: '/w1' }, { id: 'w2', pathPrefix: '/w2' }], reason: 'from a worker' };
+    // Whitespace after the document keeps it valid JSON and makes it large.
+    const body = Buffer.from(JSON.stringify(file) + ' '.repeat(IN_THREAD_APPLY_BYTES));
+    const outcome = await store.applyFile({ body, meta: alice });
+    off();
+    expect(outcome).toMatchObject({ ok: true, changed: { routes: 2, routeIds: ['w1', 'w2'] } });
+    expect(heard).toBeGreaterThan(0);
+    expect((await store.history('w2'))[0]).toMatchObject({ action: 'create', reason: 'from a worker', actor: 'alice' });
+    const refused = await store.applyFile({ body: Buffer.from(JSON.stringify({ routes: [{ id: 'w3', pathPrefix: 'bad' }] }) + ' '.repeat(IN_THREAD_APPLY_BYTES)), meta: alice });
+    expect(refused).toMatchObject({ ok: false, code: 'VALIDATION_FAILED' });
+    expect(await store.get('w3')).toBeUndefined();
   });
 
   it('backends: CRUD with versions, the defaults kept, one in use refused', async () => {
