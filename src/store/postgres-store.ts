@@ -220,6 +220,10 @@ export class PostgresStore implements Store {
     const code = (err as { code?: string }).code;
     // statement_timeout: most often a write waiting for the write lock behind a long apply.
     if (code === '57014') return new GatewayError('DB_BUSY', 'the route database did not answer within --db-statement-timeout-ms; retry shortly', { cause: err });
+    // Every pooled connection busy (writers queue on the write lock) while PostgreSQL answers the listener.
+    if (this.state.state === 'ok' && this.listener !== undefined && /timeout exceeded when trying to connect/.test((err as Error).message)) {
+      return new GatewayError('DB_BUSY', 'every connection of --db-pool-size stayed busy for --db-statement-timeout-ms; retry shortly', { cause: err });
+    }
     if (isConnectionError(err)) {
       this.degrade(err as Error);
       return new GatewayError('STORE_UNAVAILABLE', `PostgreSQL at ${this.location} cannot be reached (${(err as Error).message}); nothing was written, retry shortly`, { cause: err });
