@@ -159,7 +159,7 @@ export class PostgresStore implements Store {
   update: Store['update'] = (id, changes, meta, action) => this.write((w) => w.update(id, changes, meta, action));
   rollback: Store['rollback'] = (id, toVersion, meta) => this.write((w) => w.rollback(id, toVersion, meta));
   delete: Store['delete'] = (id, meta) => this.write((w) => w.delete(id, meta));
-  // A dry run runs the same transaction and rolls it back: it writes nothing and wakes nobody.
+  // A dry run runs the same code in a read-only transaction and rolls it back: it writes nothing and wakes nobody.
   apply: Store['apply'] = (desired, options, meta) => this.write((w) => w.apply(desired, options, meta), options.dryRun);
   // A large file is parsed and planned by a worker thread with its own connection, as on SQLite.
   applyFile: Store['applyFile'] = (job) =>
@@ -190,9 +190,14 @@ export class PostgresStore implements Store {
     }
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
-      // Writers on every gateway, one at a time: feed numbers are taken and committed in order.
-      await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_APP, WRITE_LOCK]);
+      if (rollback) {
+        // A dry run only reads: one snapshot, no write lock, so it never queues behind or blocks a writer.
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      } else {
+        await client.query('BEGIN');
+        // Writers on every gateway, one at a time: feed numbers are taken and committed in order.
+        await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_APP, WRITE_LOCK]);
+      }
       const result = await fn(new PgWrites(new PgQueries(client), () => this.timestamp()));
       if (rollback) {
         await client.query('ROLLBACK');

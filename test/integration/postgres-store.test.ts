@@ -2,6 +2,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
+import { RouteSpec, desiredRoute } from '../../src/routing/route-file.js';
 import { openStore } from '../../src/store/open.js';
 import { LOCK_APP, PG_MIGRATIONS, WRITE_LOCK } from '../../src/store/postgres-schema.js';
 import { MIGRATIONS } from '../../src/store/sqlite-schema.js';
@@ -54,7 +55,7 @@ describe.skipIf(!HAS_PG)('the PostgreSQL store', () => {
     expect(err.message).toContain(':***@');
   });
 
-  it('a write waiting on the write lock past --db-statement-timeout-ms is 503 DB_BUSY and writes nothing', async () => {
+  it('a write waiting on the write lock past --db-statement-timeout-ms is 503 DB_BUSY and writes nothing; reads and dry runs do not wait', async () => {
     const url = await cluster.createDatabase();
     const store: Store = await openStore(url, { clock, logger, statementTimeoutMs: 300 });
     await store.backends.ensureDefaults(defaults, { actor: 't' });
@@ -67,8 +68,10 @@ describe.skipIf(!HAS_PG)('the PostgreSQL store', () => {
       const err = await rejection(store.create({ id: 'blocked', pathPrefix: '/blocked' }, { actor: 't' }));
       expect(err.code).toBe('DB_BUSY');
       expect(err.status).toBe(503);
-      // Reads do not take the lock.
+      // Reads, and dry runs, do not take the lock.
       expect(await store.list()).toEqual([]);
+      const dry = await store.apply([desiredRoute(RouteSpec.parse({ id: 'planned', pathPrefix: '/planned' }))], { prune: false, dryRun: true }, { actor: 't' });
+      expect(dry.changes).toEqual([expect.objectContaining({ action: 'create', id: 'planned' })]);
     } finally {
       await holder.query('ROLLBACK');
       await holder.end();
