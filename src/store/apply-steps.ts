@@ -1,3 +1,4 @@
+import { GatewayError } from '../errors.js';
 import { NO_BACKEND_CHANGES, planBackendChanges, type DesiredBackend } from '../backends/plan.js';
 import type { Backend, BackendSettings } from '../backends/schema.js';
 import { assertFinalBackendsUsable, assertFinalPrefixesFree } from '../routing/apply-checks.js';
@@ -56,4 +57,31 @@ export function applySteps(plan: Plan, current: ReadonlyMap<string, Route>, desi
   for (const change of plan.changes) if (change.action === 'create') steps.push({ kind: 'createRoute', id: change.id, settings: change.settings });
   for (const change of plan.backends.changes) if (change.action === 'delete') steps.push({ kind: 'deleteBackend', name: change.name });
   return steps;
+}
+
+/**
+ * The prefix checks a row-by-row apply makes as it goes (each update and create against the table
+ * as the earlier steps left it), made up front for an engine that writes in bulk: the same first
+ * clash, with the same error, before anything is written.
+ */
+export function assertStepsPrefixFree(steps: readonly ApplyStep[], current: Iterable<Route>): void {
+  const owners = new Map<string, string>();
+  for (const route of current) owners.set(route.pathPrefix, route.id);
+  const take = (id: string, pathPrefix: string) => {
+    const owner = owners.get(pathPrefix);
+    if (owner !== undefined && owner !== id) throw new GatewayError('DUPLICATE_PATH', `route "${owner}" already has path prefix ${pathPrefix}`);
+    owners.set(pathPrefix, id);
+  };
+  for (const step of steps) {
+    if (step.kind === 'deleteRoute') owners.delete(step.route.pathPrefix);
+    if (step.kind === 'parkPrefix') {
+      owners.delete(step.route.pathPrefix);
+      owners.set(parkedPrefix(step.route.id), step.route.id);
+    }
+    if (step.kind === 'updateRoute' && step.settings.pathPrefix !== step.route.pathPrefix) {
+      owners.delete(parkedPrefix(step.route.id));
+      take(step.route.id, step.settings.pathPrefix);
+    }
+    if (step.kind === 'createRoute') take(step.id, step.settings.pathPrefix);
+  }
 }

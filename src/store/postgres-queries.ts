@@ -55,7 +55,6 @@ export class PgQueries {
       [r.id, r.pathPrefix, r.mode, r.canaryPercent, r.stickyKey, r.timeoutMs, r.maxBodyBytes, JSON.stringify(r.resilience), r.legacyBackend, r.modernBackend, r.version, r.updatedAt],
     );
   deleteRoute = (id: string) => this.db.query('DELETE FROM routes WHERE id = $1', [id]);
-  parkPrefix = (id: string, prefix: string) => this.db.query('UPDATE routes SET path_prefix = $1 WHERE id = $2', [prefix, id]);
   /** The feed number is MAX + 1: gapless, and in commit order because writers hold the write lock. */
   insertRouteHistory = (routeId: string, h: HistoryColumns) =>
     this.db.query(

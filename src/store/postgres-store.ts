@@ -8,6 +8,7 @@ import { toHistoryEntry, toRoute } from '../routing/store.js';
 import { runApplyJobOn } from './apply-job.js';
 import { applyOffThread } from './off-thread.js';
 import type { OpenStoreOptions } from './open.js';
+import { PgBulkRoutes } from './postgres-bulk.js';
 import { FEED_CHANNEL, FeedListener } from './postgres-listener.js';
 import { PgQueries } from './postgres-queries.js';
 import { LOCK_APP, WRITE_LOCK, migratePostgres } from './postgres-schema.js';
@@ -198,7 +199,8 @@ export class PostgresStore implements Store {
         // Writers on every gateway, one at a time: feed numbers are taken and committed in order.
         await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_APP, WRITE_LOCK]);
       }
-      const result = await fn(new PgWrites(new PgQueries(client), () => this.timestamp()));
+      const timestamp = () => this.timestamp();
+      const result = await fn(new PgWrites(new PgQueries(client), timestamp, new PgBulkRoutes(client, timestamp)));
       if (rollback) {
         await client.query('ROLLBACK');
         return result;

@@ -20,9 +20,10 @@ import {
 } from '../routing/schema.js';
 import { toRoute, type ApplyOptions, type RouteChanges } from '../routing/store.js';
 import { parseOrThrow } from '../validation.js';
-import { applySteps, parkedPrefix, planApply } from './apply-steps.js';
+import { applySteps, assertStepsPrefixFree, planApply } from './apply-steps.js';
 import { assertExpectedVersion } from './conflict.js';
 import { historyColumns } from './history-row.js';
+import type { PgBulkRoutes } from './postgres-bulk.js';
 import type { PgQueries } from './postgres-queries.js';
 
 /**
@@ -34,6 +35,8 @@ export class PgWrites {
   constructor(
     private readonly q: PgQueries,
     private readonly timestamp: () => string,
+    /** The bulk route writes of an apply, on the transaction's client (absent for reads). */
+    private readonly bulk?: PgBulkRoutes,
   ) {}
 
   async create(raw: z.input<typeof RouteCreate>, meta: ChangeMeta): Promise<Route> {
@@ -73,33 +76,20 @@ export class PgWrites {
     return plan;
   }
 
+  /** The steps in their order; the route steps (a kind at a time) in bulk, the few backend ones row by row. */
   private async carryOut(plan: Plan, current: Map<string, Route>, desired: readonly DesiredRoute[], backends: readonly DesiredBackend[], meta: ChangeMeta): Promise<void> {
-    for (const step of applySteps(plan, current, desired, backends)) {
-      switch (step.kind) {
-        case 'createBackend':
-          await this.insertBackend({ name: step.name, ...step.settings }, meta);
-          break;
-        case 'updateBackend':
-          await this.changeBackend((await this.backend(step.name))!, step.settings, meta, false);
-          break;
-        case 'deleteRoute':
-          await this.q.deleteRoute(step.route.id);
-          await this.recordRoute('delete', step.route, null, meta, step.route.version + 1);
-          break;
-        case 'parkPrefix':
-          await this.q.parkPrefix(step.route.id, parkedPrefix(step.route.id));
-          break;
-        case 'updateRoute':
-          await this.applyChange(step.route, step.settings, meta, 'update');
-          break;
-        case 'createRoute':
-          await this.insert(step.id, step.settings, meta);
-          break;
-        case 'deleteBackend':
-          await this.removeBackend((await this.backend(step.name))!, meta);
-          break;
-      }
+    const steps = applySteps(plan, current, desired, backends);
+    assertStepsPrefixFree(steps, current.values());
+    const bulk = this.bulk!;
+    for (const step of steps) {
+      if (step.kind === 'createBackend') await this.insertBackend({ name: step.name, ...step.settings }, meta);
+      if (step.kind === 'updateBackend') await this.changeBackend((await this.backend(step.name))!, step.settings, meta, false);
     }
+    await bulk.delete(steps.flatMap((s) => (s.kind === 'deleteRoute' ? [s.route] : [])), meta);
+    await bulk.park(steps.flatMap((s) => (s.kind === 'parkPrefix' ? [s.route] : [])));
+    await bulk.update(steps.flatMap((s) => (s.kind === 'updateRoute' ? [{ route: s.route, settings: s.settings }] : [])), meta);
+    await bulk.create(steps.flatMap((s) => (s.kind === 'createRoute' ? [{ id: s.id, settings: s.settings }] : [])), meta);
+    for (const step of steps) if (step.kind === 'deleteBackend') await this.removeBackend((await this.backend(step.name))!, meta);
   }
 
   private async insert(id: string, settings: RouteSettings, meta: ChangeMeta): Promise<Route> {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackendSpec, desiredBackend } from '../../src/backends/plan.js';
@@ -219,4 +220,56 @@ describe.each(engines)('the store contract on $name', ({ database }) => {
     expect(store.health).toEqual({ state: 'ok' });
     expect(store.isOpen).toBe(true);
   });
+});
+
+describe.runIf(engines.length === 2)('the same route files on both engines', () => {
+  const IDS = ['a', 'b', 'c', 'd', 'e'];
+  const PREFIXES = ['/a', '/a/b', '/b', '/c', '/d', '/e', '/f'];
+  const file = fc.record({
+    routes: fc.uniqueArray(
+      fc.record({ id: fc.constantFrom(...IDS), pathPrefix: fc.constantFrom(...PREFIXES), mode: fc.constantFrom('legacy', 'canary', 'modern'), canaryPercent: fc.integer({ min: 0, max: 100 }) }),
+      { selector: (r) => r.id, maxLength: 5 },
+    ),
+    prune: fc.boolean(),
+    dryRun: fc.boolean(),
+  });
+
+  it('give the same plans, errors, tables and history (creates, updates, prefix swaps, prunes, re-creates)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(file, { minLength: 1, maxLength: 6 }), async (files) => {
+        const stores: Store[] = [];
+        try {
+          for (const engine of engines) {
+            const where = await engine.database();
+            const store = await openStore(where.db, { clock: { now: () => T0 }, logger });
+            stores.push(store);
+            await store.backends.ensureDefaults({ legacy: { url: 'http://127.0.0.1:1' }, modern: { url: 'http://127.0.0.1:2' } }, { actor: 'serve' });
+          }
+          for (const f of files) {
+            const desired = f.routes.map((r) => desiredRoute(RouteSpec.parse(r)));
+            const results = await Promise.all(
+              stores.map((s) =>
+                s.apply(desired, { prune: f.prune, dryRun: f.dryRun }, alice).then(
+                  (plan) => ({ plan }),
+                  (err: GatewayError) => ({ error: err.code }),
+                ),
+              ),
+            );
+            expect(results[1]).toEqual(results[0]);
+          }
+          const contents = await Promise.all(
+            stores.map(async (s) => {
+              const routes = await s.list();
+              const feed = await s.routeChanges(0, 10_000);
+              return { routes, feed, history: await Promise.all([...new Set(feed.map((c) => c.routeId))].map((id) => s.history(id))) };
+            }),
+          );
+          expect(contents[1]).toEqual(contents[0]);
+        } finally {
+          await Promise.all(stores.map((s) => s.close()));
+        }
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 15) },
+    );
+  }, 120_000);
 });
