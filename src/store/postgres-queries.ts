@@ -55,13 +55,7 @@ export class PgQueries {
       [r.id, r.pathPrefix, r.mode, r.canaryPercent, r.stickyKey, r.timeoutMs, r.maxBodyBytes, JSON.stringify(r.resilience), r.legacyBackend, r.modernBackend, r.version, r.updatedAt],
     );
   deleteRoute = (id: string) => this.db.query('DELETE FROM routes WHERE id = $1', [id]);
-  /** The feed number is MAX + 1: gapless, and in commit order because writers hold the write lock. */
-  insertRouteHistory = (routeId: string, h: HistoryColumns) =>
-    this.db.query(
-      `INSERT INTO route_history (seq, route_id, version, action, before, after, actor, reason, at)
-       VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM route_history), $1, $2, $3, $4, $5, $6, $7, $8)`,
-      [routeId, h.version, h.action, h.before, h.after, h.actor, h.reason, h.at],
-    );
+  insertRouteHistory = (routeId: string, h: HistoryColumns) => this.insertHistory('route_history', 'route_id', routeId, h);
 
   backends = () => this.rows<BackendRow>('SELECT * FROM backends ORDER BY name');
   backend = (name: string) => this.first<BackendRow>('SELECT * FROM backends WHERE name = $1', [name]);
@@ -74,10 +68,14 @@ export class PgQueries {
   updateBackend = (b: BackendRowValues) =>
     this.db.query('UPDATE backends SET settings = $2, version = $3, updated_at = $4 WHERE name = $1', [b.name, b.settings, b.version, b.updatedAt]);
   deleteBackend = (name: string) => this.db.query('DELETE FROM backends WHERE name = $1', [name]);
-  insertBackendHistory = (name: string, h: HistoryColumns) =>
-    this.db.query(
-      `INSERT INTO backend_history (seq, name, version, action, before, after, actor, reason, at)
-       VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM backend_history), $1, $2, $3, $4, $5, $6, $7, $8)`,
-      [name, h.version, h.action, h.before, h.after, h.actor, h.reason, h.at],
+  insertBackendHistory = (name: string, h: HistoryColumns) => this.insertHistory('backend_history', 'name', name, h);
+
+  /** The feed number is MAX + 1: gapless, and in commit order because writers hold the write lock. */
+  private insertHistory(table: 'route_history' | 'backend_history', keyColumn: 'route_id' | 'name', key: string, h: HistoryColumns) {
+    return this.db.query(
+      `INSERT INTO ${table} (seq, ${keyColumn}, version, action, before, after, actor, reason, at)
+       VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM ${table}), $1, $2, $3, $4, $5, $6, $7, $8)`,
+      [key, h.version, h.action, h.before, h.after, h.actor, h.reason, h.at],
     );
+  }
 }
