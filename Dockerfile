@@ -7,6 +7,8 @@
 #                          listener to 0.0.0.0, which the gateway refuses without a token;
 #                          alternatively override CMD with `--admin-host 127.0.0.1`.
 # Optional:
+#   STRANGLER_DB           the route database: /data/routes.db (SQLite, on the volume) by default,
+#                          or postgres://user:pass@host:5432/db for gateways on several hosts
 #   STRANGLER_ADMIN_ALLOWED_HOSTS  names other containers use to reach the admin API (e.g. the
 #                          compose service name `gateway`); the admin API answers only
 #                          loopback names and the container's own hostname and addresses.

@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   });
   const { logger, accessLogger } = createLoggers({ level: config.logLevel, format: config.logFormat });
   const gateway = await startGateway(config, { logger, accessLogger });
-  seed(gateway);
+  await seed(gateway);
   printWelcome(gateway, config.db, usersPort);
 
   const stop = async () => {

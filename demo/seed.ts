@@ -11,7 +11,7 @@ export const SEED: z.input<typeof RouteCreate>[] = [
 ];
 
 /** Seeds the demo routes the first time only, so changes made while exploring survive a restart. */
-export function seed(gateway: Pick<Gateway, 'store'>): void {
-  if (gateway.store.list().length > 0) return;
-  for (const route of SEED) gateway.store.create(route, { actor: 'demo', reason: 'demo seed' });
+export async function seed(gateway: Pick<Gateway, 'store'>): Promise<void> {
+  if ((await gateway.store.page(1)).length > 0) return;
+  for (const route of SEED) await gateway.store.create(route, { actor: 'demo', reason: 'demo seed' });
 }

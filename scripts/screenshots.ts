@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const browser = await startBrowser(); // also builds the dashboard from ui/, served below
   const gateway = await startGateway(config, { logger: pino({ level: 'silent' }), pollMs: 50, uiDir: browser.uiDir });
   try {
-    seed(gateway);
+    await seed(gateway);
     gateway.store.update('orders', { mode: 'canary', canaryPercent: 10 }, { ...ACTOR, reason: 'first canary' });
     gateway.store.update('orders', { canaryPercent: 25 }, ACTOR);
     const { page } = await openPage(browser.browser);

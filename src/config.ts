@@ -17,6 +17,8 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 export const DEFAULTS = {
   db: './routes.db',
+  dbPoolSize: 5, // PostgreSQL connections per gateway: writes are serialised anyway, reads are few
+  dbStatementTimeoutMs: 5_000, // PostgreSQL: a statement running longer is cancelled (and the write answers 503)
   port: 8080,
   host: '0.0.0.0',
   adminPort: 9901,
@@ -42,6 +44,8 @@ export const ServeConfig = z
     legacy: BackendUrl.optional(),
     modern: BackendUrl.optional(),
     db: z.string().min(1).default(DEFAULTS.db),
+    dbPoolSize: z.coerce.number().int().min(1).max(100).default(DEFAULTS.dbPoolSize),
+    dbStatementTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(DEFAULTS.dbStatementTimeoutMs),
     port: Port.default(DEFAULTS.port),
     host: Host.default(DEFAULTS.host),
     adminPort: Port.default(DEFAULTS.adminPort),

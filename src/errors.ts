@@ -32,6 +32,7 @@ export const ERRORS = {
   UPSTREAM_ERROR: { status: 502, message: 'The backend failed' },
   NOT_READY: { status: 503, message: 'The gateway is not ready' },
   DB_BUSY: { status: 503, message: 'The route database stayed locked by another writer; retry shortly' },
+  STORE_UNAVAILABLE: { status: 503, message: 'The route database cannot be reached; nothing was written, retry shortly' },
   CIRCUIT_OPEN: { status: 503, message: 'The backend is failing; its circuit breaker is open' },
   BACKEND_BUSY: { status: 503, message: 'The backend has too many requests in flight' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The backend did not answer in time' },

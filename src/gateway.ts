@@ -12,9 +12,9 @@ import { BreakerRegistry } from './resilience/breaker-registry.js';
 import { HEDGE_REFRESH_MS, HedgeDelays } from './resilience/hedge-delay.js';
 import { TrustedProxies } from './proxy/trusted-proxies.js';
 import { LiveRoutes } from './routing/live-routes.js';
-import { RouteStore } from './routing/store.js';
 import { FLUSH_MS, Shadowing } from './shadow/shadowing.js';
-import { SqliteShadowStore } from './shadow/shadow-store.js';
+import { openStore } from './store/open.js';
+import type { Store } from './store/store.js';
 
 export interface GatewayDeps {
   logger: Logger;
@@ -35,7 +35,7 @@ export interface Gateway {
   readonly proxyUrl: string;
   /** Where the admin API listens. */
   readonly adminUrl: string;
-  readonly store: RouteStore;
+  readonly store: Store;
   readonly routes: LiveRoutes;
   /** Drains in-flight requests (up to the grace period), then closes listeners, pools and the database. */
   close(): Promise<void>;
@@ -45,23 +45,30 @@ export interface Gateway {
 export async function startGateway(config: ServeConfig, deps: GatewayDeps): Promise<Gateway> {
   const { logger } = deps;
   const clock = deps.clock ?? systemClock;
-  const store = RouteStore.open(config.db, { clock, busyTimeoutMs: deps.busyTimeoutMs });
+  const store = await openStore(config.db, {
+    clock,
+    random: deps.random,
+    logger: logger.child({ component: 'store' }),
+    busyTimeoutMs: deps.busyTimeoutMs,
+    poolSize: config.dbPoolSize,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+  });
   try {
-    store.backends.ensureDefaults(
+    await store.backends.ensureDefaults(
       { legacy: { url: config.legacy, maxInFlight: config.legacyMaxInFlight }, modern: { url: config.modern, maxInFlight: config.modernMaxInFlight } },
       { actor: 'serve', reason: 'start-up flags' },
     );
   } catch (err) {
-    store.close();
+    await store.close();
     throw err;
   }
   const backends = new LiveBackends(clock, logger.child({ component: 'backends' }));
-  const routes = new LiveRoutes(store, backends, logger.child({ component: 'routes' }), deps.pollMs);
+  const routes = await LiveRoutes.start(store, backends, logger.child({ component: 'routes' }), deps.pollMs);
   const breakers = new BreakerRegistry(clock, logger.child({ component: 'breaker' }));
   const random = deps.random ?? systemRandom;
   const shadow = new Shadowing({
     backends,
-    store: new SqliteShadowStore(store.connection),
+    store: store.shadow,
     clock,
     random,
     logger: logger.child({ component: 'shadow' }),
@@ -111,7 +118,6 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     token: config.adminToken,
     allowedHosts: allowedHostnames(config.adminHost, config.adminAllowedHosts),
     isDraining: () => draining,
-    busyTimeoutMs: deps.busyTimeoutMs,
     uiDir: deps.uiDir,
   });
   try {
@@ -122,14 +128,14 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     clearInterval(hedgeRefresh);
     clearInterval(shadowFlush);
     routes.stop();
-    store.close();
+    await store.close();
     await backends.destroy();
     throw err;
   }
   const proxyUrl = urlOf(proxy.server.address() as AddressInfo);
   const adminUrl = urlOf(admin.server.address() as AddressInfo);
   const urls = Object.fromEntries(backends.list().map((b) => [b.name, b.backend.url]));
-  logger.info({ proxy: proxyUrl, admin: adminUrl, backends: urls, routes: routes.current.size }, 'gateway listening');
+  logger.info({ proxy: proxyUrl, admin: adminUrl, backends: urls, routes: routes.current.size, store: store.location }, 'gateway listening');
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -142,7 +148,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
       clearInterval(shadowFlush);
       await shadow.close();
       routes.stop();
-      store.close();
+      await store.close();
       logger.info('gateway stopped');
     })());
   return { proxyUrl, adminUrl, store, routes, close };

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { applyOffProcess } from '../store/off-process.js';
 import { AUDIT_NAMES, outcomeError } from '../store/apply-job.js';
 import { changeMeta } from './routes.js';
 import type { AdminOptions } from './server.js';
@@ -23,7 +22,7 @@ export function registerApply(app: FastifyInstance, options: AdminOptions): void
     scope.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: APPLY_BODY_LIMIT }, (_request, body, done) => done(null, body));
     scope.post('/apply', { bodyLimit: APPLY_BODY_LIMIT }, async (request, reply) => {
       const meta = changeMeta(request, undefined, undefined);
-      const outcome = await applyOffProcess(store, { body: request.body as Buffer, meta }, options.busyTimeoutMs ?? 5_000);
+      const outcome = await store.applyFile({ body: request.body as Buffer, meta });
       if (!outcome.ok) throw outcomeError(outcome);
       const who = { reqId: request.id, actor: meta.actor };
       const { changed } = outcome;

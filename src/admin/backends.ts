@@ -19,45 +19,45 @@ export function registerBackends(app: FastifyInstance, { store, backends: live, 
       { reqId: request.id, action, backend: backend.name, version: backend.version, actor: meta.actor, reason: meta.reason },
       'backend changed',
     );
-  const view = (backend: Backend): BackendView => ({
+  const view = async (backend: Backend): Promise<BackendView> => ({
     ...backend,
     inFlight: live.get(backend.name)?.bulkhead.inFlight ?? 0,
-    routes: store.backends.usedBy(backend.name),
+    routes: await store.backends.usedBy(backend.name),
   });
 
-  app.get('/backends', async () => ({ backends: store.backends.list().map(view) }));
+  app.get('/backends', async () => ({ backends: await Promise.all((await store.backends.list()).map(view)) }));
 
   app.post('/backends', async (request, reply) => {
     const input = parseOrThrow(BackendCreate, request.body);
     const meta = changeMeta(request, input.reason, undefined);
-    const backend = store.backends.create(input, meta);
+    const backend = await store.backends.create(input, meta);
     audit(request, 'create', backend, meta);
-    return send(reply.code(201).header('location', `/backends/${backend.name}`), view(backend));
+    return send(reply.code(201).header('location', `/backends/${backend.name}`), await view(backend));
   });
 
   app.get('/backends/:name', async (request: NameRequest, reply) => {
-    const backend = store.backends.get(backendName(request));
+    const backend = await store.backends.get(backendName(request));
     if (backend === undefined) throw notFound(request);
-    return send(reply, view(backend));
+    return send(reply, await view(backend));
   });
 
   app.patch('/backends/:name', async (request: NameRequest, reply) => {
     const { version, reason, ...changes } = parseOrThrow(BackendPatch, request.body);
     const meta = changeMeta(request, reason, version);
-    const backend = store.backends.update(backendName(request), changes, meta);
+    const backend = await store.backends.update(backendName(request), changes, meta);
     audit(request, 'update', backend, meta);
-    return send(reply, view(backend));
+    return send(reply, await view(backend));
   });
 
   app.delete('/backends/:name', async (request: NameRequest, reply) => {
     const { version, reason } = parseOrThrow(BackendDelete, request.body ?? {});
     const meta = changeMeta(request, reason, version);
-    const backend = store.backends.delete(backendName(request), meta);
+    const backend = await store.backends.delete(backendName(request), meta);
     audit(request, 'delete', backend, meta);
     return reply.code(204).send();
   });
 
-  app.get('/backends/:name/history', async (request: NameRequest) => ({ history: store.backends.history(backendName(request)) }));
+  app.get('/backends/:name/history', async (request: NameRequest) => ({ history: await store.backends.history(backendName(request)) }));
 }
 
 function send(reply: FastifyReply, backend: BackendView): BackendView {

@@ -46,7 +46,7 @@ export function registerBreakers(app: FastifyInstance, { store, routes, breakers
 
   app.get('/breakers', async (request) => {
     const { limit, after } = pageQuery(request.query);
-    const page = store.page(limit, after);
+    const page = await store.page(limit, after);
     return { breakers: page.map(view), next: nextCursor(page, limit, (r) => r.pathPrefix) };
   });
 

@@ -32,20 +32,20 @@ export function registerRoutes(app: FastifyInstance, { store, logger }: AdminOpt
 
   app.get('/routes', async (request) => {
     const { limit, after } = pageQuery(request.query);
-    const routes = store.page(limit, after);
+    const routes = await store.page(limit, after);
     return { routes, next: nextCursor(routes, limit, (r) => r.pathPrefix) };
   });
 
   app.post('/routes', async (request, reply) => {
     const input = parseOrThrow(RouteCreate, request.body);
     const meta = changeMeta(request, input.reason, undefined);
-    const route = store.create(input, meta);
+    const route = await store.create(input, meta);
     audit(request, 'create', route, meta);
     return sendRoute(reply.code(201).header('location', `/routes/${route.id}`), route);
   });
 
   app.get('/routes/:id', async (request: IdRequest, reply) => {
-    const route = store.get(routeId(request));
+    const route = await store.get(routeId(request));
     if (route === undefined) throw notFound(request);
     return sendRoute(reply, route);
   });
@@ -53,7 +53,7 @@ export function registerRoutes(app: FastifyInstance, { store, logger }: AdminOpt
   app.patch('/routes/:id', async (request: IdRequest, reply) => {
     const { version, reason, ...changes } = parseOrThrow(RoutePatch, request.body);
     const meta = changeMeta(request, reason, version);
-    const route = store.update(routeId(request), changes, meta);
+    const route = await store.update(routeId(request), changes, meta);
     audit(request, 'update', route, meta);
     return sendRoute(reply, route);
   });
@@ -61,7 +61,7 @@ export function registerRoutes(app: FastifyInstance, { store, logger }: AdminOpt
   app.delete('/routes/:id', async (request: IdRequest, reply) => {
     const { version, reason } = parseOrThrow(RouteDelete, request.body ?? {});
     const meta = changeMeta(request, reason, version);
-    const route = store.delete(routeId(request), meta);
+    const route = await store.delete(routeId(request), meta);
     audit(request, 'delete', route, meta);
     return reply.code(204).send();
   });
@@ -69,7 +69,7 @@ export function registerRoutes(app: FastifyInstance, { store, logger }: AdminOpt
   app.post('/routes/:id/flip', async (request: IdRequest, reply) => {
     const { to, version, reason } = parseOrThrow(RouteFlip, request.body);
     const meta = changeMeta(request, reason, version);
-    const route = store.update(routeId(request), { mode: to }, meta, 'flip');
+    const route = await store.update(routeId(request), { mode: to }, meta, 'flip');
     audit(request, 'flip', route, meta);
     return sendRoute(reply, route);
   });
@@ -77,12 +77,12 @@ export function registerRoutes(app: FastifyInstance, { store, logger }: AdminOpt
   app.post('/routes/:id/rollback', async (request: IdRequest, reply) => {
     const { toVersion, version, reason } = parseOrThrow(RouteRollback, request.body ?? {});
     const meta = changeMeta(request, reason, version);
-    const route = store.rollback(routeId(request), toVersion, meta);
+    const route = await store.rollback(routeId(request), toVersion, meta);
     audit(request, 'rollback', route, meta);
     return sendRoute(reply, route);
   });
 
-  app.get('/routes/:id/history', async (request: IdRequest) => ({ history: store.history(routeId(request)) }));
+  app.get('/routes/:id/history', async (request: IdRequest) => ({ history: await store.history(routeId(request)) }));
 }
 
 function sendRoute(reply: FastifyReply, route: Route): Route {

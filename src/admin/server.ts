@@ -13,7 +13,7 @@ import type { GatewayMetrics } from '../observe/metrics.js';
 import type { TrafficWindow } from '../observe/traffic-window.js';
 import type { BreakerRegistry } from '../resilience/breaker-registry.js';
 import type { LiveRoutes } from '../routing/live-routes.js';
-import type { RouteStore } from '../routing/store.js';
+import type { Store } from '../store/store.js';
 import type { LiveBackends } from '../backends/live-backends.js';
 import type { Shadowing } from '../shadow/shadowing.js';
 import { packageVersion } from '../version.js';
@@ -30,7 +30,7 @@ import { registerStatus } from './status.js';
 import { isUiRoute, registerUi } from './ui.js';
 
 export interface AdminOptions {
-  store: RouteStore;
+  store: Store;
   routes: LiveRoutes;
   backends: LiveBackends;
   breakers: BreakerRegistry;
@@ -44,8 +44,6 @@ export interface AdminOptions {
   /** The host names `Host` may carry (DNS rebinding defence); see allowedHostnames. */
   allowedHosts: ReadonlySet<string> | 'any';
   isDraining: () => boolean;
-  /** How long a change waits for another process's write lock (the store's busy timeout). */
-  busyTimeoutMs?: number | undefined;
   /** The built dashboard (dist/ui); by default found next to the code. */
   uiDir?: string | undefined;
 }

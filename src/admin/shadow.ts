@@ -11,16 +11,16 @@ type IdRequest = FastifyRequest<{ Params: { id: string } }>;
  * `DELETE` starts the counts over.
  */
 export function registerShadow(app: FastifyInstance, { store, shadow }: AdminOptions): void {
-  const route = (request: IdRequest) => {
-    const found = RouteId.safeParse(request.params.id).success ? store.get(request.params.id) : undefined;
+  const route = async (request: IdRequest) => {
+    const found = RouteId.safeParse(request.params.id).success ? await store.get(request.params.id) : undefined;
     if (found === undefined) throw new GatewayError('ROUTE_NOT_FOUND', `no route "${request.params.id}"`);
     return found;
   };
 
-  app.get('/routes/:id/shadow', async (request: IdRequest) => shadow.report(route(request)));
+  app.get('/routes/:id/shadow', async (request: IdRequest) => shadow.report(await route(request)));
 
   app.delete('/routes/:id/shadow', async (request: IdRequest, reply) => {
-    const { id } = route(request);
+    const { id } = await route(request);
     await shadow.clear(id);
     request.log.info({ reqId: request.id, route: id, actor: request.headers['x-actor'] ?? 'anonymous' }, 'shadow results cleared');
     return reply.code(204).send();

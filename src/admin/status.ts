@@ -10,7 +10,7 @@ export function registerStatus(app: FastifyInstance, { store, routes, traffic, b
     const table = routes.current;
     traffic.retain((id) => id === 'default' || table.get(id) !== undefined);
     // The page comes from the store in prefix order; each route as the data plane has it now.
-    const page = store.page(limit, after).map((r) => table.get(r.id) ?? r);
+    const page = (await store.page(limit, after)).map((r) => table.get(r.id) ?? r);
     const shadowed = await shadow.summaries(page.filter((r) => r.mode === 'shadow').map((r) => r.id));
     return migrationStatus(table, traffic, breakers, page, nextCursor(page, limit, (r) => r.pathPrefix), shadowed);
   });

@@ -1,22 +1,20 @@
 import type Database from 'better-sqlite3';
 import { GatewayError } from '../errors.js';
 import { parseOrThrow } from '../validation.js';
+import { assertDeletable, assertUnused, assertUsable, backendNotFound, changedBackendSettings, missingDefault, newBackendSettings } from './rules.js';
 import {
   Backend,
   BackendCreate,
   BackendHistoryEntry,
-  BackendSettings,
   DEFAULT_BACKEND_NAMES,
-  DEFAULT_BACKEND_SETTINGS,
   backendSettingsOf,
   definedOnly,
-  mergeBackend,
-  roleOf,
   type BackendChanges,
   type BackendHistoryAction,
   type Side,
 } from './schema.js';
 import type { z } from 'zod';
+import { assertExpectedVersion } from '../store/conflict.js';
 import { historyColumns, historyFields, type HistoryColumns } from '../store/history-row.js';
 
 /** Who made a change and why, and the version the caller believes it is changing. */
@@ -49,7 +47,16 @@ export interface BackendRow {
   updated_at: string;
 }
 
-interface BackendHistoryRow extends HistoryColumns {
+/** A backend as its row's values (settings as one JSON document). */
+export interface BackendRowValues {
+  name: string;
+  settings: string;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface BackendHistoryRow extends HistoryColumns {
   name: string;
 }
 
@@ -94,8 +101,8 @@ export class BackendStore {
 
   history(name: string): BackendHistoryEntry[] {
     const rows = this.stmts.history.all(name);
-    if (rows.length === 0) throw notFound(name);
-    return rows.map(toHistoryEntry);
+    if (rows.length === 0) throw backendNotFound(name);
+    return rows.map(toBackendHistoryEntry);
   }
 
   create(input: z.input<typeof BackendCreate>, meta: BackendChangeMeta): Backend {
@@ -124,7 +131,7 @@ export class BackendStore {
         const stored = this.get(name);
         if (stored !== undefined) this.applyChange(stored, settings, meta);
         else if (settings.url !== undefined) this.insert(parseOrThrow(BackendCreate, { name, role, ...settings }), meta);
-        else throw new GatewayError('CONFIG_INVALID', `no ${role} backend URL: give --${role} URL (or STRANGLER_${role.toUpperCase()}_URL)`);
+        else throw missingDefault(role);
       }
     });
   }
@@ -132,12 +139,11 @@ export class BackendStore {
   /** Inside the caller's transaction: a new backend and its history row. */
   insert(input: BackendCreate, meta: BackendChangeMeta): Backend {
     if (this.stmts.get.get(input.name)) throw new GatewayError('DUPLICATE_BACKEND', `a backend named "${input.name}" already exists`);
-    const { name, reason: _reason, retryBudget, ...rest } = input;
-    const settings = parseOrThrow(BackendSettings, mergeBackend({ ...rest, role: roleOf(input), retryBudget: DEFAULT_BACKEND_SETTINGS.retryBudget }, { retryBudget }));
+    const settings = newBackendSettings(input);
     const now = this.ctx.timestamp();
     // A re-created name continues its old numbering, so its history stays one sequence.
-    const version = (this.stmts.lastVersion.get(name)?.v ?? 0) + 1;
-    const backend: Backend = { name, ...settings, version, createdAt: now, updatedAt: now };
+    const version = (this.stmts.lastVersion.get(input.name)?.v ?? 0) + 1;
+    const backend: Backend = { name: input.name, ...settings, version, createdAt: now, updatedAt: now };
     this.stmts.insert.run(toRow(backend));
     this.record('create', null, backend, meta);
     return backend;
@@ -149,19 +155,9 @@ export class BackendStore {
    * an apply checks the final state instead, after its routes have moved.
    */
   applyChange(backend: Backend, changes: BackendChanges, meta: BackendChangeMeta, checkRole = true): Backend {
-    const settings = parseOrThrow(BackendSettings, mergeBackend(backendSettingsOf(backend), changes));
-    if (JSON.stringify(settings) === JSON.stringify(backendSettingsOf(backend))) return backend;
-    if (settings.role !== backend.role && isDefault(backend.name)) {
-      throw new GatewayError('BACKEND_REQUIRED', `backend "${backend.name}" is the default ${backend.role} backend and keeps that role`);
-    }
-    if (checkRole && settings.role !== backend.role) {
-      const routes = this.usedBy(backend.name);
-      if (routes.length > 0) {
-        throw new GatewayError('BACKEND_IN_USE', `backend "${backend.name}" is used by ${listOf(routes)}; move them to another backend before changing its role`, {
-          details: { routes },
-        });
-      }
-    }
+    const settings = changedBackendSettings(backend, changes);
+    if (settings === undefined) return backend;
+    if (checkRole && settings.role !== backend.role) assertUnused(backend.name, this.usedBy(backend.name), 'role');
     const next: Backend = { ...backend, ...settings, version: backend.version + 1, updatedAt: this.ctx.timestamp() };
     this.stmts.update.run(toRow(next));
     this.record('update', backend, next, meta);
@@ -170,15 +166,8 @@ export class BackendStore {
 
   /** Inside the caller's transaction: deletes a backend no route uses. */
   remove(backend: Backend, meta: BackendChangeMeta): Backend {
-    if (isDefault(backend.name)) {
-      throw new GatewayError('BACKEND_REQUIRED', `backend "${backend.name}" is one of the two every gateway has; change its url instead`);
-    }
-    const routes = this.usedBy(backend.name);
-    if (routes.length > 0) {
-      throw new GatewayError('BACKEND_IN_USE', `backend "${backend.name}" is used by ${listOf(routes)}; move them to another backend first`, {
-        details: { routes },
-      });
-    }
+    assertDeletable(backend.name);
+    assertUnused(backend.name, this.usedBy(backend.name), 'delete');
     this.stmts.delete.run(backend.name);
     this.record('delete', backend, null, meta, backend.version + 1);
     return backend;
@@ -189,29 +178,14 @@ export class BackendStore {
    * offending setting so the error says which.
    */
   assertUsable(name: string, role: Side, field: string): void {
-    // The defaults keep their roles and exist once a gateway serves, even in a table seeded before its first start.
-    if (name === DEFAULT_BACKEND_NAMES[role]) return;
-    const backend = this.get(name);
-    if (backend === undefined) {
-      throw new GatewayError('VALIDATION_FAILED', `${field}: no backend named "${name}"`, { details: [{ path: field, message: `no backend named "${name}"` }] });
-    }
-    if (backend.role !== role) {
-      const message = `backend "${name}" has role ${backend.role}, not ${role}`;
-      throw new GatewayError('VALIDATION_FAILED', `${field}: ${message}`, { details: [{ path: field, message }] });
-    }
+    assertUsable(name, role, field, name === DEFAULT_BACKEND_NAMES[role] ? undefined : this.get(name));
   }
 
   /** The backend as it is now, checked against the caller's expected version. */
   current(name: string, meta: BackendChangeMeta): Backend {
     const backend = this.get(name);
-    if (backend === undefined) throw notFound(name);
-    if (meta.expectedVersion !== undefined && meta.expectedVersion !== backend.version) {
-      throw new GatewayError(
-        'VERSION_CONFLICT',
-        `backend "${name}" is at version ${backend.version}, not ${meta.expectedVersion}; re-read it and try again`,
-        { details: { currentVersion: backend.version } },
-      );
-    }
+    if (backend === undefined) throw backendNotFound(name);
+    assertExpectedVersion('backend', name, backend.version, meta.expectedVersion);
     return backend;
   }
 
@@ -220,27 +194,16 @@ export class BackendStore {
   }
 }
 
-export function isDefault(name: string): boolean {
-  return name === DEFAULT_BACKEND_NAMES.legacy || name === DEFAULT_BACKEND_NAMES.modern;
-}
-
-function notFound(name: string): GatewayError {
-  return new GatewayError('BACKEND_NOT_FOUND', `no backend "${name}"`);
-}
-
-function listOf(routes: readonly string[]): string {
-  const shown = routes.slice(0, 10).map((r) => `"${r}"`).join(', ');
-  return `route${routes.length === 1 ? '' : 's'} ${shown}${routes.length > 10 ? ` and ${routes.length - 10} more` : ''}`;
-}
-
-function toBackend(row: BackendRow): Backend {
+/** A `backends` row as a Backend, validated. */
+export function toBackend(row: BackendRow): Backend {
   return Backend.parse({ name: row.name, ...JSON.parse(row.settings), version: row.version, createdAt: row.created_at, updatedAt: row.updated_at });
 }
 
-function toRow(backend: Backend) {
+/** The values of a backend's row. */
+export function toRow(backend: Backend): BackendRowValues {
   return { name: backend.name, settings: JSON.stringify(backendSettingsOf(backend)), version: backend.version, createdAt: backend.createdAt, updatedAt: backend.updatedAt };
 }
 
-function toHistoryEntry(row: BackendHistoryRow): BackendHistoryEntry {
+export function toBackendHistoryEntry(row: BackendHistoryRow): BackendHistoryEntry {
   return BackendHistoryEntry.parse({ name: row.name, ...historyFields(row) });
 }

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { DEFAULTS } from '../config.js';
+import { isPostgresUrl } from '../store/open.js';
+import { redactUrl } from '../store/postgres-url.js';
 import { UsageError, parseFlags, type FlagSpec } from './args.js';
 
 const BACKUP_FLAGS: readonly FlagSpec[] = [{ key: 'db', env: 'STRANGLER_DB' }];
@@ -15,6 +17,11 @@ const BackupConfig = z.object({ db: z.string().min(1).default(DEFAULTS.db) }).st
 export async function backup(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { config, positionals } = parseFlags(argv, BACKUP_FLAGS, BackupConfig, env);
   if (positionals.length !== 1) throw new UsageError('backup takes one argument: the file to write, e.g. "strangler backup routes-backup.db"');
+  if (isPostgresUrl(config.db)) {
+    throw new UsageError(
+      `backup copies a SQLite route database; ${redactUrl(config.db)} is PostgreSQL: back it up with its own tools, e.g. "pg_dump --format=custom --file=routes.dump 'postgres://…'" (restore with pg_restore)`,
+    );
+  }
   const target = positionals[0]!;
   // Never overwrite: a backup that replaces the last good one defeats its purpose.
   if (existsSync(target)) throw new UsageError(`${target} already exists; choose a new file name`);

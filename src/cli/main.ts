@@ -20,7 +20,8 @@ Usage:
   strangler breakers [reset <routeId>]
   strangler export [--json] > routes.yaml
   strangler apply -f <file|-> [--dry-run] [--prune]
-  strangler backup FILE [--db PATH]  copy the live route database to FILE (SQLite online backup)
+  strangler backup FILE [--db PATH]  copy the live route database to FILE (SQLite online backup;
+                              a PostgreSQL database is backed up with pg_dump)
   strangler --help            this text
   strangler --version         the version
 
@@ -42,7 +43,10 @@ Exit codes: 0 ok, 1 the call failed (the API's message is printed), 2 usage erro
 serve flags (each also read from the env var shown):
   --legacy URL                STRANGLER_LEGACY_URL       the default legacy backend's URL (required on an empty database)
   --modern URL                STRANGLER_MODERN_URL       the default modern backend's URL (likewise)
-  --db PATH                   STRANGLER_DB               route database (default ./routes.db)
+  --db PATH|URL               STRANGLER_DB               route database: a SQLite file (default ./routes.db), or
+                              postgres://user:pass@host:5432/db (also postgresql://, ?sslmode=require) for gateways on several hosts
+  --db-pool-size N            STRANGLER_DB_POOL_SIZE     PostgreSQL connections per gateway (default 5)
+  --db-statement-timeout-ms N STRANGLER_DB_STATEMENT_TIMEOUT_MS  PostgreSQL statement limit, else 503 (default 5000)
   --port N                    STRANGLER_PORT             data plane port (default 8080)
   --host ADDR                 STRANGLER_HOST             data plane address (default 0.0.0.0)
   --admin-port N              STRANGLER_ADMIN_PORT       admin API port (default 9901)

@@ -8,6 +8,8 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { key: 'legacy', env: 'STRANGLER_LEGACY_URL' },
   { key: 'modern', env: 'STRANGLER_MODERN_URL' },
   { key: 'db', env: 'STRANGLER_DB' },
+  { key: 'dbPoolSize', env: 'STRANGLER_DB_POOL_SIZE' },
+  { key: 'dbStatementTimeoutMs', env: 'STRANGLER_DB_STATEMENT_TIMEOUT_MS' },
   { key: 'port', env: 'STRANGLER_PORT' },
   { key: 'host', env: 'STRANGLER_HOST' },
   { key: 'adminPort', env: 'STRANGLER_ADMIN_PORT' },

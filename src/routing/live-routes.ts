@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { LiveBackends } from '../backends/live-backends.js';
 import { LiveRowReader } from './live-row.js';
 import { RouteTable } from './route-table.js';
-import type { FeedPosition, RouteStore } from './store.js';
+import type { Store } from '../store/store.js';
+import type { FeedPosition } from './store.js';
 
 export const DEFAULT_POLL_MS = 250;
 
@@ -15,8 +16,9 @@ export const SLICE = 500;
 /**
  * Holds the route table the data plane reads, and keeps the live backends in step with it.
  * It follows the store's change feed (the history tables, numbered as they commit): after a
- * change this process commits, and whenever polling SQLite's data_version shows another process
- * committed one, it reads only the routes the feed names since its position and patches them
+ * change this process commits, when the store hears of one another process committed
+ * (PostgreSQL's NOTIFY), and whenever polling the store's change stamp (SQLite's data_version,
+ * PostgreSQL's feed position) shows one, it reads only the routes the feed names since its position and patches them
  * into the table. A change of more routes than a slice is applied over several event-loop
  * turns. The whole table is read only at start-up, and again (in slices, into a new table
  * swapped in when complete) when the feed has a gap, such as history rows removed by hand or a
@@ -25,7 +27,7 @@ export const SLICE = 500;
 export class LiveRoutes {
   private table = new RouteTable();
   private position: FeedPosition = { routes: 0, backends: 0 };
-  private lastDataVersion = -1;
+  private lastStamp = '';
   private timer: NodeJS.Timeout | undefined;
   private loaded = false;
   /** A catch-up is running over several slices; a new change only asks it to go on. */
@@ -35,21 +37,28 @@ export class LiveRoutes {
   private readonly reader = new LiveRowReader();
   private readonly unsubscribe: () => void;
 
-  constructor(
-    private readonly store: RouteStore,
+  private pollFailing = false;
+
+  private constructor(
+    private readonly store: Store,
     private readonly backends: LiveBackends,
     private readonly logger: Logger,
-    pollMs = DEFAULT_POLL_MS,
+    pollMs: number,
   ) {
-    // At start-up nothing is served yet: load everything at once.
-    try {
-      this.load();
-    } catch (err) {
-      this.logger.error({ err }, 'loading routes failed');
-    }
     this.unsubscribe = store.onChange(() => this.catchUp());
-    this.timer = setInterval(() => this.poll(), pollMs);
+    this.timer = setInterval(() => void this.poll(), pollMs);
     this.timer.unref();
+  }
+
+  /** Loads the whole table (at start-up nothing is served yet, so at once), then follows the feed. */
+  static async start(store: Store, backends: LiveBackends, logger: Logger, pollMs = DEFAULT_POLL_MS): Promise<LiveRoutes> {
+    const live = new LiveRoutes(store, backends, logger, pollMs);
+    try {
+      await live.load();
+    } catch (err) {
+      logger.error({ err }, 'loading routes failed');
+    }
+    return live;
   }
 
   get current(): RouteTable {
@@ -73,12 +82,15 @@ export class LiveRoutes {
     this.unsubscribe();
   }
 
-  private poll(): void {
+  private async poll(): Promise<void> {
     if (!this.store.isOpen) return;
     try {
-      if (this.store.dataVersion() !== this.lastDataVersion) this.catchUp();
+      if ((await this.store.changeStamp()) !== this.lastStamp) this.catchUp();
+      this.pollFailing = false;
     } catch (err) {
-      this.logger.error({ err }, 'polling the route database failed; keeping the current routes');
+      // One line per outage, not one per poll.
+      if (!this.pollFailing) this.logger.error({ err }, 'polling the route database failed; keeping the current routes');
+      this.pollFailing = true;
     }
   }
 
@@ -89,48 +101,50 @@ export class LiveRoutes {
       return;
     }
     this.catchingUp = true;
-    this.step();
+    void this.step();
   }
 
-  private step(): void {
+  private async step(): Promise<void> {
     let next: 'more' | 'done' | 'reloading' = 'done';
     try {
       if (this.stopped || !this.store.isOpen) return void (this.catchingUp = false);
-      if (!this.loaded) return void this.reloadInSlices();
+      if (!this.loaded) return void (await this.reloadInSlices());
       // Read first: a commit landing after this read is seen by the next poll.
-      this.lastDataVersion = this.store.dataVersion();
-      const head = this.store.feedPosition();
-      if (head.routes < this.position.routes || head.backends < this.position.backends) return void this.reloadInSlices();
+      this.lastStamp = await this.store.changeStamp();
+      const head = await this.store.feedPosition();
+      if (head.routes < this.position.routes || head.backends < this.position.backends) return void (await this.reloadInSlices());
       if (head.backends > this.position.backends) {
         // Backends are few: read them all. Before the routes, which may name a new one.
-        this.backends.sync(this.store.backends.list());
+        this.backends.sync(await this.store.backends.list());
         this.position = { ...this.position, backends: head.backends };
       }
-      next = this.applyRouteChanges();
+      next = await this.applyRouteChanges();
     } catch (err) {
+      // The next poll (its stamp forgotten) tries again.
+      this.lastStamp = '';
       this.logger.error({ err }, 'applying route changes failed; keeping the current routes');
     }
     // A reload goes on by itself and catches up when it is done.
     if (next === 'reloading') return;
     if (next === 'more' || this.again) {
       this.again = false;
-      setImmediate(() => this.step());
+      setImmediate(() => void this.step());
     } else {
       this.catchingUp = false;
     }
   }
 
   /** One slice of the route feed. */
-  private applyRouteChanges(): 'more' | 'done' | 'reloading' {
-    const changes = this.store.routeChanges(this.position.routes, SLICE);
+  private async applyRouteChanges(): Promise<'more' | 'done' | 'reloading'> {
+    const changes = await this.store.routeChanges(this.position.routes, SLICE);
     if (changes.length === 0) return 'done';
     if (changes[0]!.seq !== this.position.routes + 1) {
       this.logger.warn({ expected: this.position.routes + 1, got: changes[0]!.seq }, 'gap in the route change feed: reloading every route');
-      this.reloadInSlices();
+      await this.reloadInSlices();
       return 'reloading';
     }
     const ids = [...new Set(changes.map((c) => c.routeId))];
-    const current = new Map(this.store.liveRoutes(ids, this.reader).map((r) => [r.id, r]));
+    const current = new Map((await this.store.liveRoutes(ids, this.reader)).map((r) => [r.id, r]));
     for (const id of ids) {
       const route = current.get(id);
       if (route === undefined) this.table.remove(id);
@@ -142,13 +156,13 @@ export class LiveRoutes {
   }
 
   /** Everything, at once: start-up only. */
-  private load(): void {
-    this.lastDataVersion = this.store.dataVersion();
-    const position = this.store.feedPosition();
-    this.backends.sync(this.store.backends.list());
+  private async load(): Promise<void> {
+    this.lastStamp = await this.store.changeStamp();
+    const position = await this.store.feedPosition();
+    this.backends.sync(await this.store.backends.list());
     const table = new RouteTable();
     for (let after = ''; ; ) {
-      const page = this.store.liveRoutesPage(after, SLICE, this.reader);
+      const page = await this.store.liveRoutesPage(after, SLICE, this.reader);
       for (const route of page) table.put(route);
       if (page.length < SLICE) break;
       after = page.at(-1)!.id;
@@ -160,27 +174,28 @@ export class LiveRoutes {
    * Builds a new table in slices and swaps it in whole; changes committed meanwhile are then
    * caught up from the feed position taken before the first slice.
    */
-  private reloadInSlices(): void {
-    const position = this.store.feedPosition();
-    this.backends.sync(this.store.backends.list());
-    const table = new RouteTable();
-    const slice = (after: string) => {
-      try {
+  private async reloadInSlices(): Promise<void> {
+    try {
+      const position = await this.store.feedPosition();
+      this.backends.sync(await this.store.backends.list());
+      const table = new RouteTable();
+      for (let after = ''; ; ) {
         if (this.stopped || !this.store.isOpen) return void (this.catchingUp = false);
-        const page = this.store.liveRoutesPage(after, SLICE, this.reader);
+        const page = await this.store.liveRoutesPage(after, SLICE, this.reader);
         for (const route of page) table.put(route);
-        if (page.length === SLICE) return void setImmediate(() => slice(page.at(-1)!.id));
-        this.swap(table, position);
-      } catch (err) {
-        // The next poll tries again.
-        this.logger.error({ err }, 'reloading routes failed; keeping the current routes');
-        this.lastDataVersion = -1;
-        return void (this.catchingUp = false);
+        if (page.length < SLICE) break;
+        after = page.at(-1)!.id;
+        await new Promise((resolve) => setImmediate(resolve));
       }
-      this.catchingUp = false;
-      this.catchUp();
-    };
-    slice('');
+      this.swap(table, position);
+    } catch (err) {
+      // The next poll tries again.
+      this.logger.error({ err }, 'reloading routes failed; keeping the current routes');
+      this.lastStamp = '';
+      return void (this.catchingUp = false);
+    }
+    this.catchingUp = false;
+    this.catchUp();
   }
 
   private swap(table: RouteTable, position: FeedPosition): void {

@@ -1,23 +1,24 @@
 import Database from 'better-sqlite3';
 import type { z } from 'zod';
-import { NO_BACKEND_CHANGES, planBackendChanges, type DesiredBackend } from '../backends/plan.js';
+import type { DesiredBackend } from '../backends/plan.js';
 import { BackendStore } from '../backends/store.js';
 import type { Clock } from '../clock.js';
 import { GatewayError } from '../errors.js';
+import { applySteps, parkedPrefix, planApply } from '../store/apply-steps.js';
+import { assertExpectedVersion } from '../store/conflict.js';
 import { historyColumns, historyFields, type HistoryColumns } from '../store/history-row.js';
 import { assertIntact, migrate, openFailure } from '../store/sqlite-schema.js';
 import { parseOrThrow } from '../validation.js';
-import { assertFinalBackendsUsable, assertFinalPrefixesFree } from './apply-checks.js';
+import { changedSettings, idCandidates, rollbackSnapshot, sameSettings } from './change.js';
 import { LiveRowReader } from './live-row.js';
-import { planChanges, type Plan } from './plan.js';
+import type { Plan } from './plan.js';
 import { settingsOf, type DesiredRoute } from './route-file.js';
 import {
   DEFAULT_RESILIENCE,
   HistoryEntry,
   ResilienceSettings,
   Route,
-  RouteSettings,
-  definedOnly,
+  type RouteSettings,
   mergeResilience,
   type ChangeMeta,
   type HistoryAction,
@@ -265,12 +266,7 @@ export class RouteStore {
     const run = () => {
       // Read like the live table (shared, frozen settings; no schema parse per row): a million routes fit.
       const current = this.stmts.list.all().map((row) => this.pageReader.read(row));
-      const currentBackends = this.backends.list();
-      const routes = planChanges(current, desired, options.prune);
-      const backends = options.backends === undefined ? NO_BACKEND_CHANGES : planBackendChanges(currentBackends, options.backends, options.prune);
-      const plan: Plan = { ...routes, backends };
-      assertFinalPrefixesFree(current, desired, plan);
-      assertFinalBackendsUsable(current, desired, plan, currentBackends, options.backends ?? []);
+      const plan = planApply(current, this.backends.list(), desired, options);
       if (!options.dryRun) this.carryOut(plan, new Map(current.map((r) => [r.id, r])), desired, options.backends ?? [], meta);
       return plan;
     };
@@ -279,31 +275,31 @@ export class RouteStore {
   }
 
   private carryOut(plan: Plan, current: Map<string, Route>, desired: readonly DesiredRoute[], backends: readonly DesiredBackend[], meta: ChangeMeta): void {
-    const backendSettings = new Map(backends.map((b) => [b.name, b.settings]));
-    for (const change of plan.backends.changes) {
-      if (change.action === 'create') this.backends.insert({ name: change.name, ...change.settings }, meta);
-      // Roles were checked against the final table; the routes move below.
-      if (change.action === 'update') this.backends.applyChange(this.backends.get(change.name)!, backendSettings.get(change.name)!, meta, false);
-    }
-    const settings = new Map(desired.map((d) => [d.id, d.settings]));
-    const updates = plan.changes.filter((c) => c.action === 'update').map((c) => current.get(c.id)!);
-    for (const change of plan.changes) {
-      if (change.action !== 'delete') continue;
-      const route = current.get(change.id)!;
-      this.stmts.delete.run(route.id);
-      this.record('delete', route, null, meta, route.version + 1);
-    }
-    // Prefixes may move between routes (a swap); park the moving ones first so no
-    // intermediate state breaks the UNIQUE constraint. The file was checked for clashes.
-    for (const route of updates) {
-      if (settings.get(route.id)!.pathPrefix !== route.pathPrefix) this.stmts.parkPrefix.run(`#moving:${route.id}`, route.id);
-    }
-    for (const route of updates) this.applyChange(route, settings.get(route.id)!, meta, 'update');
-    for (const change of plan.changes) {
-      if (change.action === 'create') this.insert(change.id, change.settings, meta);
-    }
-    for (const change of plan.backends.changes) {
-      if (change.action === 'delete') this.backends.remove(this.backends.get(change.name)!, meta);
+    for (const step of applySteps(plan, current, desired, backends)) {
+      switch (step.kind) {
+        case 'createBackend':
+          this.backends.insert({ name: step.name, ...step.settings }, meta);
+          break;
+        case 'updateBackend':
+          this.backends.applyChange(this.backends.get(step.name)!, step.settings, meta, false);
+          break;
+        case 'deleteRoute':
+          this.stmts.delete.run(step.route.id);
+          this.record('delete', step.route, null, meta, step.route.version + 1);
+          break;
+        case 'parkPrefix':
+          this.stmts.parkPrefix.run(parkedPrefix(step.route.id), step.route.id);
+          break;
+        case 'updateRoute':
+          this.applyChange(step.route, step.settings, meta, 'update');
+          break;
+        case 'createRoute':
+          this.insert(step.id, step.settings, meta);
+          break;
+        case 'deleteBackend':
+          this.backends.remove(this.backends.get(step.name)!, meta);
+          break;
+      }
     }
   }
 
@@ -321,15 +317,7 @@ export class RouteStore {
       const route = this.current(id, meta);
       const target = toVersion ?? route.version - 1;
       const row = target >= 1 ? this.stmts.historyAt.get(id, target) : undefined;
-      const snapshot = row?.after ? Route.parse(JSON.parse(row.after)) : undefined;
-      if (snapshot === undefined || target >= route.version) {
-        throw new GatewayError(
-          'NO_PREVIOUS_VERSION',
-          toVersion === undefined
-            ? `route "${id}" has no version before ${route.version}`
-            : `route "${id}" has no version ${toVersion} to roll back to (current is ${route.version})`,
-        );
-      }
+      const snapshot = rollbackSnapshot(route, target, toVersion, row?.after);
       return this.applyChange(route, settingsOf(snapshot), meta, 'rollback', true);
     });
   }
@@ -362,12 +350,7 @@ export class RouteStore {
     action: HistoryAction,
     recordEvenIfSame = false,
   ): Route {
-    const settings = parseOrThrow(RouteSettings, {
-      ...settingsOf(route),
-      ...definedOnly(changes),
-      resilience: mergeResilience(route.resilience, changes.resilience),
-      shadow: { ...route.shadow, ...definedOnly(changes.shadow ?? {}) },
-    });
+    const settings = changedSettings(route, changes);
     if (!recordEvenIfSame && sameSettings(settings, settingsOf(route))) return route;
     if (settings.pathPrefix !== route.pathPrefix) this.assertPrefixFree(settings.pathPrefix, route.id);
     if (settings.legacyBackend !== route.legacyBackend || settings.modernBackend !== route.modernBackend) this.assertBackendsUsable(settings);
@@ -381,13 +364,7 @@ export class RouteStore {
   private current(id: string, meta: ChangeMeta): Route {
     const route = this.get(id);
     if (route === undefined) throw new GatewayError('ROUTE_NOT_FOUND', `no route "${id}"`);
-    if (meta.expectedVersion !== undefined && meta.expectedVersion !== route.version) {
-      throw new GatewayError(
-        'VERSION_CONFLICT',
-        `route "${id}" is at version ${route.version}, not ${meta.expectedVersion}; re-read it and try again`,
-        { details: { currentVersion: route.version } },
-      );
-    }
+    assertExpectedVersion('route', id, route.version, meta.expectedVersion);
     return route;
   }
 
@@ -404,16 +381,8 @@ export class RouteStore {
   }
 
   private freeIdFor(pathPrefix: string): string {
-    const base =
-      pathPrefix
-        .toLowerCase()
-        .replace(/[^a-z0-9]+/g, '-')
-        .replace(/^-+|-+$/g, '')
-        .slice(0, 56) || 'root';
-    for (let n = 1; ; n++) {
-      const id = n === 1 ? base : `${base}-${n}`;
-      if (!this.stmts.get.get(id)) return id;
-    }
+    for (const id of idCandidates(pathPrefix)) if (!this.stmts.get.get(id)) return id;
+    throw new Error('unreachable: the candidates never end');
   }
 
   private record(
@@ -458,7 +427,7 @@ export function toRoute(row: RouteRow): Route {
   });
 }
 
-function toHistoryEntry(row: HistoryRow): HistoryEntry {
+export function toHistoryEntry(row: HistoryRow): HistoryEntry {
   return HistoryEntry.parse({ routeId: row.route_id, ...historyFields(row) });
 }
 
@@ -467,8 +436,3 @@ function toRow(route: Route): Route & { resilienceJson: string; shadowJson: stri
   return { ...route, resilienceJson: JSON.stringify(route.resilience), shadowJson: JSON.stringify(route.shadow) };
 }
 
-function sameSettings(a: RouteSettings, b: RouteSettings): boolean {
-  return (Object.keys(a) as (keyof RouteSettings)[]).every((k) =>
-    k === 'resilience' || k === 'shadow' ? JSON.stringify(a[k]) === JSON.stringify(b[k]) : a[k] === b[k],
-  );
-}

@@ -16,7 +16,8 @@ export interface ShadowStore {
   clear(routeId: string, at: string): Promise<void>;
 }
 
-interface ResultRow {
+/** A `shadow_results` row, as both engines store it. */
+export interface ResultRow {
   route_id: string;
   since: string | null;
   compared: number;
@@ -72,7 +73,7 @@ export class SqliteShadowStore implements ShadowStore {
       .transaction(() => {
         for (const [routeId, delta] of deltas) {
           const totals = mergeCounts(this.totals(routeId), { ...delta, samples: [] });
-          this.stmts.put.run(toRow(routeId, totals));
+          this.stmts.put.run(resultRow(routeId, totals));
           // Oldest first, so the newest sample gets the highest seq.
           for (const sample of [...delta.samples].reverse()) this.stmts.addSample.run(routeId, JSON.stringify(sample));
           if (delta.samples.length > 0) this.stmts.trimSamples.run(routeId, routeId, KEPT_SAMPLES);
@@ -96,7 +97,7 @@ export class SqliteShadowStore implements ShadowStore {
     this.db
       .transaction(() => {
         const noise = this.totals(routeId).noise;
-        this.stmts.put.run(toRow(routeId, { ...emptyCounts(), since: at, noise }));
+        this.stmts.put.run(resultRow(routeId, { ...emptyCounts(), since: at, noise }));
         this.stmts.clearSamples.run(routeId);
       })
       .immediate();
@@ -104,24 +105,29 @@ export class SqliteShadowStore implements ShadowStore {
 
   private totals(routeId: string): ShadowCounts {
     const row = this.stmts.get.get(routeId);
-    if (row === undefined) return emptyCounts();
-    const empty = emptyCounts();
-    return {
-      since: row.since,
-      compared: row.compared,
-      matched: row.matched,
-      mismatched: row.mismatched,
-      errors: row.errors,
-      skipped: { ...empty.skipped, ...(JSON.parse(row.skipped) as Partial<ShadowCounts['skipped']>) },
-      latency: { ...empty.latency, ...(JSON.parse(row.latency) as Partial<ShadowCounts['latency']>) },
-      paths: JSON.parse(row.paths) as Record<string, number>,
-      noise: JSON.parse(row.noise) as string[],
-      samples: [],
-    };
+    return row === undefined ? emptyCounts() : totalsOf(row);
   }
 }
 
-function toRow(routeId: string, c: ShadowCounts): ResultRow {
+/** A results row as counts (the counters' JSON filled out with zeros for keys a row lacks). */
+export function totalsOf(row: ResultRow): ShadowCounts {
+  const empty = emptyCounts();
+  return {
+    since: row.since,
+    compared: Number(row.compared),
+    matched: Number(row.matched),
+    mismatched: Number(row.mismatched),
+    errors: Number(row.errors),
+    skipped: { ...empty.skipped, ...(JSON.parse(row.skipped) as Partial<ShadowCounts['skipped']>) },
+    latency: { ...empty.latency, ...(JSON.parse(row.latency) as Partial<ShadowCounts['latency']>) },
+    paths: JSON.parse(row.paths) as Record<string, number>,
+    noise: JSON.parse(row.noise) as string[],
+    samples: [],
+  };
+}
+
+/** Counts as a results row. */
+export function resultRow(routeId: string, c: ShadowCounts): ResultRow {
   return {
     route_id: routeId,
     since: c.since,

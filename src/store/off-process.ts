@@ -1,7 +1,6 @@
 import { fork } from 'node:child_process';
 import { setPriority } from 'node:os';
-import type { RouteStore } from '../routing/store.js';
-import { runApplyJob, type ApplyJob, type ApplyOutcome } from './apply-job.js';
+import type { ApplyJob, ApplyOutcome } from './apply-job.js';
 
 /**
  * Bodies up to this size are applied on the serving thread (milliseconds); larger ones in a
@@ -15,12 +14,28 @@ export const IN_THREAD_APPLY_BYTES = 256 * 1024;
  */
 const APPLY_NICENESS = 10;
 
+/** How an apply process opens its own connection to the store (apply-process.ts). */
+export interface ApplyProcessStore {
+  /** The `--db` value: a SQLite path or a PostgreSQL URL. Handed to the child, never printed. */
+  db: string;
+  busyTimeoutMs?: number | undefined;
+  statementTimeoutMs?: number | undefined;
+}
+
+/** What an engine gives applyOffProcess: where a child connects, and how to apply here instead. */
+export interface OffProcessTarget {
+  child: ApplyProcessStore;
+  runHere(job: ApplyJob): ApplyOutcome | Promise<ApplyOutcome>;
+  /** Tells the live table that the child's connection committed a change. */
+  changedElsewhere(): void;
+}
+
 /** Runs an apply where it costs the data plane nothing, then tells the live table what changed. */
-export async function applyOffProcess(store: RouteStore, job: ApplyJob, busyTimeoutMs: number): Promise<ApplyOutcome> {
+export async function applyOffProcess(target: OffProcessTarget, job: ApplyJob): Promise<ApplyOutcome> {
   // An in-memory database is private to its connection: it can only be written here.
-  if (job.body.byteLength <= IN_THREAD_APPLY_BYTES || store.path === ':memory:') return runApplyJob(store, job);
-  const outcome = await inChildProcess(store.path, busyTimeoutMs, job);
-  if (outcome.ok && outcome.changed.routes + outcome.changed.backends > 0) store.changedElsewhere();
+  if (job.body.byteLength <= IN_THREAD_APPLY_BYTES || target.child.db === ':memory:') return target.runHere(job);
+  const outcome = await inChildProcess(target.child, job);
+  if (outcome.ok && outcome.changed.routes + outcome.changed.backends > 0) target.changedElsewhere();
   return outcome;
 }
 
@@ -30,7 +45,7 @@ export async function applyOffProcess(store: RouteStore, job: ApplyJob, busyTime
  * system; a process returns all of it when it exits. The body goes through the child's stdin
  * (written from the buffer as the pipe drains, no copy), the outcome back over IPC.
  */
-function inChildProcess(path: string, busyTimeoutMs: number, job: ApplyJob): Promise<ApplyOutcome> {
+function inChildProcess(store: ApplyProcessStore, job: ApplyJob): Promise<ApplyOutcome> {
   // Compiled, the child is a sibling .js file; under the test runner it is TypeScript, loaded through tsx.
   const typescript = import.meta.url.endsWith('.ts');
   const url = new URL(typescript ? './apply-process.ts' : './apply-process.js', import.meta.url);
@@ -55,7 +70,7 @@ function inChildProcess(path: string, busyTimeoutMs: number, job: ApplyJob): Pro
     child.once('error', (err) => done({ ok: false, code: 'INTERNAL', message: `the apply process failed: ${err.message}` }));
     child.once('exit', (code, signal) => done({ ok: false, code: 'INTERNAL', message: `the apply process exited with ${signal ?? `code ${code}`}` }));
     child.stdin!.on('error', () => {}); // the child's exit says what went wrong
-    child.send({ path, busyTimeoutMs, meta: job.meta });
+    child.send({ store, meta: job.meta });
     child.stdin!.end(job.body);
   });
 }

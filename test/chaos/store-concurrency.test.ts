@@ -1,12 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { adminCall, checkStore, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
-import { startBackend, tempDir } from '../helpers/servers.js';
+import { adminCall, checkStoreAt, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import { storeEngines } from '../helpers/postgres.js';
+import { startBackend } from '../helpers/servers.js';
 
 /**
  * Issue 6 part 6 (a): two gateway processes share one database, and a client of each sends
  * conditional PATCHes (read the version, then `If-Match` it) to the same routes at once.
  * Every success must be a distinct version with its own history row, every failure a 409,
- * and no SQLITE_BUSY may reach a client.
+ * and no SQLITE_BUSY may reach a client. On SQLite (one file) and on PostgreSQL (one database),
+ * where the two processes stand for gateways on two hosts.
  */
 
 const CHAOS = process.env.CHAOS === '1';
@@ -50,12 +52,12 @@ async function client(gateway: GatewayProcess, client: number, count: number, st
   return successes;
 }
 
-describe('two gateway processes writing the same routes', () => {
+describe.each(storeEngines('the concurrent-writes test'))('two gateway processes writing the same routes on $name', ({ name, database }) => {
   it(
     `${2 * PER_PROCESS} conditional PATCHes: every success a distinct version, every failure a 409, no lost update`,
     async () => {
       const [legacy, modern] = await Promise.all([startBackend('legacy'), startBackend('modern')]);
-      const temp = tempDir();
+      const temp = await database();
       cleanups.push(temp.cleanup, () => legacy.close(), () => modern.close());
       const gateways = await Promise.all([0, 1].map(() => spawnGateway(temp.db, { legacy, modern })));
       for (const g of gateways) {
@@ -75,7 +77,7 @@ describe('two gateway processes writing the same routes', () => {
         '200': successes.length,
         '409 VERSION_CONFLICT': 2 * PER_PROCESS - successes.length,
       });
-      for (const g of gateways) expect([...g.run.stdout, ...g.run.stderr].join('\n')).not.toMatch(/SQLITE_BUSY|database is locked/);
+      for (const g of gateways) expect([...g.run.stdout, ...g.run.stderr].join('\n')).not.toMatch(/SQLITE_BUSY|database is locked|STORE_UNAVAILABLE/);
 
       // Every success is its own version.
       const versions = successes.map((s) => `${s.route}@${s.version}`);
@@ -85,7 +87,7 @@ describe('two gateway processes writing the same routes', () => {
       expect(await Promise.all(gateways.map((g) => g.run.exited))).toEqual([0, 0]);
 
       // History holds exactly the create plus one row per success, each with the value that success wrote.
-      const { routes, history } = checkStore(temp.db);
+      const { routes, history } = await checkStoreAt(temp.db);
       let lost = 0;
       for (const id of ROUTES) {
         const mine = successes.filter((s) => s.route === id);
@@ -99,7 +101,7 @@ describe('two gateway processes writing the same routes', () => {
       }
       expect(lost).toBe(0);
       console.log(
-        `[figures] concurrent writes: 2 processes × ${PER_PROCESS} conditional PATCHes = ${2 * PER_PROCESS} writes, ` +
+        `[figures] concurrent writes (${name}): 2 processes × ${PER_PROCESS} conditional PATCHes = ${2 * PER_PROCESS} writes, ` +
           `${successes.length} applied, ${2 * PER_PROCESS - successes.length} refused 409, 0 5xx, ${lost} lost updates`,
       );
     },

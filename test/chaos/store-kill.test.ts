@@ -1,12 +1,13 @@
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { adminCall, checkStore, serveArgs, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
-import { startBackend, tempDir } from '../helpers/servers.js';
+import { adminCall, checkStoreAt, serveArgs, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import { storeEngines } from '../helpers/postgres.js';
+import { startBackend } from '../helpers/servers.js';
 
 /**
- * Issue 6 part 6 (b): a gateway applying admin writes is SIGKILLed at random points, again and
- * again, on one database. After every kill the database must pass `integrity_check`, hold every
+ * Issue 6 part 6 (b), and issue 15 on PostgreSQL: a gateway applying admin writes is SIGKILLed
+ * at random points, again and again, on one database. After every kill the database must pass `integrity_check`, hold every
  * change the gateway acknowledged, and keep route versions equal to their history; and the
  * gateway must start on it again.
  */
@@ -26,16 +27,9 @@ interface Ack {
   after?: Record<string, unknown>;
 }
 
-const figures = { kills: 0, killedBeforeListening: 0, acks: 0, lost: 0 };
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-afterAll(() => {
-  console.log(
-    `[figures] SIGKILL: ${figures.kills} kills survived (${figures.killedBeforeListening} during start-up), ` +
-      `${figures.acks} acknowledged changes, ${figures.lost} changes lost`,
-  );
 });
 
 /** One random admin write; records it in `acks` when acknowledged. */
@@ -87,8 +81,8 @@ function isConnectionError(err: unknown): boolean {
 }
 
 /** Every acknowledged change is in the history, exactly as it was answered. */
-function missing(db: string, acks: Ack[]): Ack[] {
-  const { history } = checkStore(db);
+async function missing(db: string, acks: Ack[]): Promise<Ack[]> {
+  const { history } = await checkStoreAt(db);
   return acks.filter((ack) => {
     const row = history.get(ack.route)?.find((r) => r.version === ack.version);
     if (row === undefined || (ack.action !== undefined && row.action !== ack.action)) return true;
@@ -96,12 +90,20 @@ function missing(db: string, acks: Ack[]): Ack[] {
   });
 }
 
-describe('a gateway SIGKILLed while applying admin writes', () => {
+describe.each(storeEngines('the SIGKILL test'))('a gateway SIGKILLed while applying admin writes on $name', ({ name, database }) => {
+  const figures = { kills: 0, killedBeforeListening: 0, acks: 0, lost: 0 };
+  afterAll(() => {
+    console.log(
+      `[figures] SIGKILL (${name}): ${figures.kills} kills survived (${figures.killedBeforeListening} during start-up), ` +
+        `${figures.acks} acknowledged changes, ${figures.lost} changes lost`,
+    );
+  });
+
   it(
     `loses no acknowledged change over ${KILLS} kills`,
     async () => {
       const [legacy, modern] = await Promise.all([startBackend('legacy'), startBackend('modern')]);
-      const temp = tempDir();
+      const temp = await database();
       cleanups.push(temp.cleanup, () => legacy.close(), () => modern.close());
       const acks: Ack[] = [];
       const counter = { n: 0 };
@@ -124,7 +126,7 @@ describe('a gateway SIGKILLed while applying admin writes', () => {
           await writing;
         }
         figures.kills++;
-        const lost = missing(temp.db, acks);
+        const lost = await missing(temp.db, acks);
         figures.lost += lost.length;
         expect(lost, `after kill ${kill + 1}`).toEqual([]);
       }
@@ -134,7 +136,7 @@ describe('a gateway SIGKILLed while applying admin writes', () => {
       // And a gateway started on the result serves exactly what the database holds.
       const final = await spawnGateway(temp.db, { legacy: legacy!, modern: modern! });
       cleanups.push(() => final.run.kill('SIGKILL'));
-      const { routes } = checkStore(temp.db);
+      const { routes } = await checkStoreAt(temp.db);
       const served = (await adminCall(final.admin, 'GET', '/routes')).body.routes as { id: string; version: number }[];
       expect(served.map((r) => [r.id, r.version]).sort()).toEqual(routes.map((r) => [r.id, r.version]).sort());
       final.run.kill('SIGTERM');

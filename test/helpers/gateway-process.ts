@@ -66,22 +66,41 @@ export function checkStore(file: string): StoreContents {
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     const routes = db.prepare<[], RouteRow>('SELECT * FROM routes ORDER BY id').all();
     const rows = db.prepare<[], HistoryRow>('SELECT * FROM route_history ORDER BY route_id, version').all();
-    const history = new Map<string, HistoryRow[]>();
-    for (const row of rows) history.set(row.route_id, [...(history.get(row.route_id) ?? []), row]);
-    for (const route of routes) {
-      const newest = history.get(route.id)?.at(-1);
-      expect(newest?.version, `route ${route.id}: version vs history`).toBe(route.version);
-      expect(JSON.parse(newest!.after!), `route ${route.id}: newest history row`).toMatchObject({
-        id: route.id,
-        version: route.version,
-        pathPrefix: route.path_prefix,
-        mode: route.mode,
-        canaryPercent: route.canary_percent,
-        timeoutMs: route.timeout_ms,
-      });
-    }
-    return { routes, history };
+    return consistent(routes, rows);
   } finally {
     db.close();
   }
+}
+
+/** checkStore for either engine: a SQLite path, or a PostgreSQL URL (read with its own connection). */
+export async function checkStoreAt(db: string): Promise<StoreContents> {
+  if (!/^postgres(ql)?:/.test(db)) return checkStore(db);
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ connectionString: db });
+  await client.connect();
+  try {
+    const routes = (await client.query<RouteRow>('SELECT * FROM routes ORDER BY id')).rows;
+    const rows = (await client.query<HistoryRow>('SELECT route_id, version, action, before, after, actor, reason, at FROM route_history ORDER BY route_id, version')).rows;
+    return consistent(routes, rows);
+  } finally {
+    await client.end();
+  }
+}
+
+function consistent(routes: RouteRow[], rows: HistoryRow[]): StoreContents {
+  const history = new Map<string, HistoryRow[]>();
+  for (const row of rows) history.set(row.route_id, [...(history.get(row.route_id) ?? []), row]);
+  for (const route of routes) {
+    const newest = history.get(route.id)?.at(-1);
+    expect(newest?.version, `route ${route.id}: version vs history`).toBe(route.version);
+    expect(JSON.parse(newest!.after!), `route ${route.id}: newest history row`).toMatchObject({
+      id: route.id,
+      version: route.version,
+      pathPrefix: route.path_prefix,
+      mode: route.mode,
+      canaryPercent: route.canary_percent,
+      timeoutMs: route.timeout_ms,
+    });
+  }
+  return { routes, history };
 }

@@ -354,7 +354,7 @@ describe('admin API', () => {
       await createOrders();
       const res = await admin(gw, 'GET', '/readyz');
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ status: 'ready', routes: 1 });
+      expect(res.body).toEqual({ status: 'ready', routes: 1, store: 'ok' });
     });
   });
 
@@ -567,7 +567,7 @@ describe('admin API with a token', () => {
   it('changes nothing when unauthorised', async () => {
     await admin(gw, 'DELETE', '/routes/orders');
     await admin(gw, 'POST', '/routes/orders/flip', { to: 'modern' });
-    expect(gw.store.get('orders')).toMatchObject({ mode: 'legacy', version: 2 });
+    expect(await gw.store.get('orders')).toMatchObject({ mode: 'legacy', version: 2 });
   });
 
   it.each(['/healthz', '/readyz'])('%s stays open without a token', async (path) => {

@@ -580,7 +580,7 @@ describe('admin API under property-based chaos', () => {
       await fc.assert(
         fc.asyncProperty(sequenceArb, async (requests) => {
           for (const generated of requests) {
-            const req = withLive(generated, gw.store.list().map((r) => r.id), gw.store.backends.list());
+            const req = withLive(generated, (await gw.store.list()).map((r) => r.id), await gw.store.backends.list());
             const res = await send(gw.adminUrl, req);
             stats.requests++;
             stats.byStatus.set(res.status, (stats.byStatus.get(res.status) ?? 0) + 1);
@@ -607,7 +607,7 @@ describe('admin API under property-based chaos', () => {
       }
       expect(counts.historyRows).toBeGreaterThanOrEqual(counts.routes);
       // The data plane serves exactly what the database holds.
-      expect([...gw.routes.current.values()].sort((a, b) => (a.pathPrefix < b.pathPrefix ? -1 : 1))).toEqual(gw.store.list());
+      expect([...gw.routes.current.values()].sort((a, b) => (a.pathPrefix < b.pathPrefix ? -1 : 1))).toEqual(await gw.store.list());
     },
     Math.max(60_000, RUNS * 200),
   );

@@ -227,7 +227,7 @@ let table: RouteTable;
 beforeAll(async () => {
   gw = await startTestGateway();
   for (const route of ROUTES) expect((await admin(gw, 'POST', '/routes', route)).status).toBe(201);
-  table = new RouteTable(gw.store.list());
+  table = new RouteTable(await gw.store.list());
 }, 30_000);
 afterAll(async () => {
   await gw.stop();

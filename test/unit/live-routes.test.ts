@@ -6,6 +6,7 @@ import { RouteSpec, desiredRoute } from '../../src/routing/route-file.js';
 import { LiveRoutes, SLICE } from '../../src/routing/live-routes.js';
 import { RouteTable } from '../../src/routing/route-table.js';
 import { RouteStore } from '../../src/routing/store.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { tempDir } from '../helpers/servers.js';
 
 /**
@@ -20,12 +21,12 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-function open(): { store: RouteStore; live: LiveRoutes; db: string } {
+async function open(): Promise<{ store: RouteStore; live: LiveRoutes; db: string }> {
   const temp = tempDir();
   const store = RouteStore.open(temp.db, { clock });
   store.backends.ensureDefaults({ legacy: { url: 'http://127.0.0.1:1' }, modern: { url: 'http://127.0.0.1:2' } }, { actor: 'test' });
   const backends = new LiveBackends(clock, logger);
-  const live = new LiveRoutes(store, backends, logger, 3_600_000);
+  const live = await LiveRoutes.start(new SqliteStore(store), backends, logger, 3_600_000);
   cleanups.push(() => {
     live.stop();
     store.close();
@@ -93,10 +94,11 @@ describe('LiveRoutes follows the change feed', () => {
   it('any sequence of creates, updates, prefix moves, swaps and deletes gives the lookups of a full rebuild', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
-        const { store, live } = open();
+        const { store, live } = await open();
         for (const o of ops) {
           apply(store, o);
-          // Small changes are live when the store call returns: no wait.
+          // Small changes are live once the store's change notification has run (microtasks, no I/O wait).
+          await settled(live, store);
           expectSameLookups(live.current, store);
         }
         for (const c of cleanups.splice(0)) c();
@@ -106,10 +108,11 @@ describe('LiveRoutes follows the change feed', () => {
   });
 
   it('a change of more routes than a slice is applied over several turns, and ends complete', async () => {
-    const { store, live } = open();
+    const { store, live } = await open();
     const routes = Array.from({ length: SLICE * 2 + 17 }, (_, i) => desiredRoute(RouteSpec.parse({ id: `s${i}`, pathPrefix: `/svc/${i}` })));
     store.apply(routes, { prune: false, dryRun: false }, { actor: 't' });
-    // The first slice is in at once, the rest follows on later turns.
+    // The first slice is in by the next turn (the change notification's reads resolve at once), the rest follows on later turns.
+    await new Promise((r) => setImmediate(r));
     expect(live.current.size).toBe(SLICE);
     await settled(live, store);
     expect(live.current.size).toBe(routes.length);
@@ -117,7 +120,7 @@ describe('LiveRoutes follows the change feed', () => {
   });
 
   it('a gap in the feed (history rows removed) makes it reload everything, and it is right afterwards', async () => {
-    const { store, live, db } = open();
+    const { store, live, db } = await open();
     for (let i = 0; i < 5; i++) store.create({ id: `g${i}`, pathPrefix: `/g/${i}` }, { actor: 't' });
     // Another connection deletes one route and the history rows that would announce it: a gap.
     const Database = (await import('better-sqlite3')).default;
@@ -132,7 +135,7 @@ describe('LiveRoutes follows the change feed', () => {
   });
 
   it('sees changes another connection commits when it polls', async () => {
-    const { store, live, db } = open();
+    const { store, live, db } = await open();
     const other = RouteStore.open(db, { clock });
     other.create({ id: 'elsewhere', pathPrefix: '/elsewhere' }, { actor: 'other' });
     other.close();

@@ -1,0 +1,309 @@
+import fc from 'fast-check';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BackendSpec, desiredBackend } from '../../src/backends/plan.js';
+import { GatewayError, type ErrorCode } from '../../src/errors.js';
+import { LiveRowReader } from '../../src/routing/live-row.js';
+import { RouteSpec, desiredRoute } from '../../src/routing/route-file.js';
+import type { ChangeMeta } from '../../src/routing/schema.js';
+import { IN_THREAD_APPLY_BYTES } from '../../src/store/off-process.js';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/store.js';
+import { storeEngines } from '../helpers/postgres.js';
+import { KEPT_SAMPLES, emptyCounts, record } from '../../src/shadow/tally.js';
+
+/**
+ * The store contract: one suite, run against SQLite and PostgreSQL, through the Store interface
+ * the admin API and the live table use. Same results, same versions, same history, same error
+ * codes, and a failed write changes nothing. PostgreSQL is a throwaway cluster (helpers/postgres.ts),
+ * or STRANGLER_TEST_PG_URL's server when given (a database is created there per test).
+ */
+
+const engines = storeEngines('the store contract suite');
+
+const T0 = Date.parse('2030-01-01T00:00:00.000Z');
+const logger = pino({ level: 'silent' });
+const alice: ChangeMeta = { actor: 'alice' };
+
+describe.each(engines)('the store contract on $name', ({ database }) => {
+  let t = T0;
+  let store: Store;
+  let cleanup: () => void;
+  let db: string;
+  const open = () => openStore(db, { clock: { now: () => t }, logger });
+
+  beforeEach(async () => {
+    t = T0;
+    const where = await database();
+    db = where.db;
+    cleanup = where.cleanup;
+    store = await open();
+    await store.backends.ensureDefaults({ legacy: { url: 'http://127.0.0.1:1' }, modern: { url: 'http://127.0.0.1:2' } }, { actor: 'serve' });
+  });
+  afterEach(async () => {
+    await store.close();
+    cleanup();
+  });
+
+  async function rejected(promise: Promise<unknown>, code: ErrorCode): Promise<GatewayError> {
+    const err = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(GatewayError);
+    expect((err as GatewayError).code).toBe(code);
+    return err as GatewayError;
+  }
+
+  /** Everything a failed write must leave alone. */
+  async function snapshot() {
+    const routes = await store.list();
+    const history = await Promise.all(routes.map((r) => store.history(r.id)));
+    return { routes, history, backends: await store.backends.list(), feed: await store.feedPosition() };
+  }
+
+  it('creates with defaults and version 1, lists in prefix order, pages with a cursor', async () => {
+    const created = await store.create({ pathPrefix: '/orders' }, alice);
+    expect(created).toMatchObject({ id: 'orders', version: 1, mode: 'legacy', createdAt: new Date(T0).toISOString() });
+    for (const p of ['/b', '/a/x', '/Z', '/a']) await store.create({ pathPrefix: p }, alice);
+    // Byte order, as SQLite compares text: upper case before lower.
+    expect((await store.list()).map((r) => r.pathPrefix)).toEqual(['/Z', '/a', '/a/x', '/b', '/orders']);
+    const first = await store.page(2);
+    expect(first.map((r) => r.pathPrefix)).toEqual(['/Z', '/a']);
+    expect((await store.page(2, first.at(-1)!.pathPrefix)).map((r) => r.pathPrefix)).toEqual(['/a/x', '/b']);
+    expect(await store.get('orders')).toEqual(created);
+    expect(await store.get('nope')).toBeUndefined();
+    // An id the prefix already gave someone gets a suffix.
+    await store.delete('orders', alice);
+    await store.create({ id: 'orders', pathPrefix: '/elsewhere' }, alice);
+    expect((await store.create({ pathPrefix: '/orders' }, alice)).id).toBe('orders-2');
+  });
+
+  it('refuses duplicates with the same codes and writes nothing', async () => {
+    await store.create({ id: 'orders', pathPrefix: '/orders' }, alice);
+    const before = await snapshot();
+    await rejected(store.create({ id: 'orders', pathPrefix: '/other' }, alice), 'DUPLICATE_ID');
+    await rejected(store.create({ id: 'other', pathPrefix: '/orders' }, alice), 'DUPLICATE_PATH');
+    await rejected(store.create({ pathPrefix: 'no-slash' }, alice), 'VALIDATION_FAILED');
+    await rejected(store.create({ pathPrefix: '/x', legacyBackend: 'missing' }, alice), 'VALIDATION_FAILED');
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('optimistic concurrency: an update at the wrong version is a 409 with the current version', async () => {
+    await store.create({ id: 'orders', pathPrefix: '/orders' }, alice);
+    t += 1000;
+    const v2 = await store.update('orders', { mode: 'canary', canaryPercent: 10 }, { ...alice, expectedVersion: 1 });
+    expect(v2).toMatchObject({ version: 2, mode: 'canary', canaryPercent: 10, updatedAt: new Date(T0 + 1000).toISOString() });
+    const before = await snapshot();
+    const err = await rejected(store.update('orders', { mode: 'modern' }, { ...alice, expectedVersion: 1 }), 'VERSION_CONFLICT');
+    expect(err.details).toEqual({ currentVersion: 2 });
+    await rejected(store.delete('orders', { ...alice, expectedVersion: 1 }), 'VERSION_CONFLICT');
+    expect(await snapshot()).toEqual(before);
+    // A change that changes nothing records nothing.
+    expect(await store.update('orders', { mode: 'canary' }, alice)).toEqual(v2);
+    await rejected(store.update('nope', { mode: 'modern' }, alice), 'ROUTE_NOT_FOUND');
+  });
+
+  it('history, rollback and a re-created id continuing its numbering', async () => {
+    await store.create({ id: 'orders', pathPrefix: '/orders' }, alice);
+    await store.update('orders', { mode: 'modern' }, { actor: 'bob', reason: 'go' }, 'flip');
+    const back = await store.rollback('orders', undefined, alice);
+    expect(back).toMatchObject({ version: 3, mode: 'legacy' });
+    await rejected(store.rollback('orders', 7, alice), 'NO_PREVIOUS_VERSION');
+    const history = await store.history('orders');
+    expect(history.map((h) => [h.version, h.action, h.actor])).toEqual([
+      [3, 'rollback', 'alice'],
+      [2, 'flip', 'bob'],
+      [1, 'create', 'alice'],
+    ]);
+    expect(history[1]).toMatchObject({ reason: 'go', before: { mode: 'legacy' }, after: { mode: 'modern' } });
+    await store.delete('orders', alice);
+    await rejected(store.rollback('orders', undefined, alice), 'ROUTE_NOT_FOUND');
+    expect((await store.create({ id: 'orders', pathPrefix: '/orders' }, alice)).version).toBe(5);
+    await rejected(store.history('never'), 'ROUTE_NOT_FOUND');
+  });
+
+  it('apply: a plan carried out in one transaction (a prefix swap included); a dry run and a failure write nothing', async () => {
+    await store.create({ id: 'a', pathPrefix: '/a' }, alice);
+    await store.create({ id: 'b', pathPrefix: '/b' }, alice);
+    const spec = (id: string, pathPrefix: string, extra = {}) => desiredRoute(RouteSpec.parse({ id, pathPrefix, ...extra }));
+    const file = [spec('a', '/b'), spec('b', '/a'), spec('c', '/c', { modernBackend: 'svc' })];
+    const backends = [desiredBackend(BackendSpec.parse({ name: 'svc', url: 'http://127.0.0.1:3', role: 'modern' }))];
+
+    const before = await snapshot();
+    const dry = await store.apply(file, { prune: false, dryRun: true, backends }, alice);
+    expect(dry.changes.map((c) => `${c.action} ${c.id}`)).toEqual(['update a', 'update b', 'create c']);
+    expect(await snapshot()).toEqual(before);
+
+    // One bad entry (a route on a backend nobody creates) and nothing at all is written.
+    await rejected(store.apply([...file, spec('d', '/d', { legacyBackend: 'ghost' })], { prune: false, dryRun: false, backends }, alice), 'VALIDATION_FAILED');
+    expect(await snapshot()).toEqual(before);
+
+    const plan = await store.apply(file, { prune: true, dryRun: false, backends }, alice);
+    expect(plan).toEqual(dry);
+    expect((await store.list()).map((r) => `${r.id}${r.pathPrefix}@${r.version}`)).toEqual(['b/a@2', 'a/b@2', 'c/c@1']);
+    expect((await store.backends.get('svc'))?.version).toBe(1);
+    // The same file again plans and writes nothing.
+    const again = await store.apply(file, { prune: true, dryRun: false, backends }, alice);
+    expect(again.changes.every((c) => c.action === 'unchanged')).toBe(true);
+    // The same bytes through applyFile, as POST /apply sends them.
+    const outcome = await store.applyFile({ body: Buffer.from(JSON.stringify({ routes: [{ id: 'a', pathPrefix: '/b' }], prune: false })), meta: alice });
+    expect(outcome.ok).toBe(true);
+    const bad = await store.applyFile({ body: Buffer.from('{'), meta: alice });
+    expect(bad).toMatchObject({ ok: false, code: 'INVALID_JSON' });
+  });
+
+  it('a route file over the in-thread size is applied by a worker thread with its own connection, and the store hears of it', async () => {
+    let heard = 0;
+    const off = store.onChange(() => heard++);
+    const file = { routes: [{ id: 'w1', pathPrefix: '/w1' }, { id: 'w2', pathPrefix: '/w2' }], reason: 'from a worker' };
+    // Whitespace after the document keeps it valid JSON and makes it large.
+    const body = Buffer.from(JSON.stringify(file) + ' '.repeat(IN_THREAD_APPLY_BYTES));
+    const outcome = await store.applyFile({ body, meta: alice });
+    off();
+    expect(outcome).toMatchObject({ ok: true, changed: { routes: 2, routeIds: ['w1', 'w2'] } });
+    expect(heard).toBeGreaterThan(0);
+    expect((await store.history('w2'))[0]).toMatchObject({ action: 'create', reason: 'from a worker', actor: 'alice' });
+    const refused = await store.applyFile({ body: Buffer.from(JSON.stringify({ routes: [{ id: 'w3', pathPrefix: 'bad' }] }) + ' '.repeat(IN_THREAD_APPLY_BYTES)), meta: alice });
+    expect(refused).toMatchObject({ ok: false, code: 'VALIDATION_FAILED' });
+    expect(await store.get('w3')).toBeUndefined();
+  });
+
+  it('backends: CRUD with versions, the defaults kept, one in use refused', async () => {
+    const svc = await store.backends.create({ name: 'svc', url: 'http://127.0.0.1:3', role: 'modern' }, alice);
+    expect(svc).toMatchObject({ name: 'svc', version: 1, role: 'modern', maxInFlight: 256 });
+    await rejected(store.backends.create({ name: 'svc', url: 'http://127.0.0.1:4' }, alice), 'DUPLICATE_BACKEND');
+    expect(await store.backends.update('svc', { maxInFlight: 10 }, { ...alice, expectedVersion: 1 })).toMatchObject({ version: 2, maxInFlight: 10 });
+    await rejected(store.backends.update('svc', { maxInFlight: 11 }, { ...alice, expectedVersion: 1 }), 'VERSION_CONFLICT');
+    await store.create({ id: 'orders', pathPrefix: '/orders', modernBackend: 'svc' }, alice);
+    expect(await store.backends.usedBy('svc')).toEqual(['orders']);
+    await rejected(store.backends.delete('svc', alice), 'BACKEND_IN_USE');
+    await rejected(store.backends.update('svc', { role: 'legacy' }, alice), 'BACKEND_IN_USE');
+    await rejected(store.backends.delete('legacy', alice), 'BACKEND_REQUIRED');
+    await rejected(store.backends.update('modern', { role: 'legacy' }, alice), 'BACKEND_REQUIRED');
+    await store.update('orders', { modernBackend: 'modern' }, alice);
+    await store.backends.delete('svc', alice);
+    expect((await store.backends.history('svc')).map((h) => h.action)).toEqual(['delete', 'update', 'create']);
+    await rejected(store.backends.get('svc').then((b) => (b === undefined ? Promise.reject(new GatewayError('BACKEND_NOT_FOUND')) : b)), 'BACKEND_NOT_FOUND');
+    expect((await store.backends.list()).map((b) => b.name)).toEqual(['legacy', 'modern']);
+  });
+
+  it('the change feed numbers every change in commit order, without gaps, even past a failed write', async () => {
+    const start = await store.feedPosition();
+    await store.create({ id: 'a', pathPrefix: '/a' }, alice);
+    await rejected(store.create({ id: 'a', pathPrefix: '/b' }, alice), 'DUPLICATE_ID');
+    await rejected(store.apply([desiredRoute(RouteSpec.parse({ id: 'x', pathPrefix: '/x', legacyBackend: 'ghost' }))], { prune: false, dryRun: false }, alice), 'VALIDATION_FAILED');
+    await store.create({ id: 'b', pathPrefix: '/b' }, alice);
+    await store.update('a', { mode: 'modern' }, alice);
+    const changes = await store.routeChanges(start.routes, 100);
+    expect(changes).toEqual([
+      { seq: start.routes + 1, routeId: 'a' },
+      { seq: start.routes + 2, routeId: 'b' },
+      { seq: start.routes + 3, routeId: 'a' },
+    ]);
+    expect((await store.feedPosition()).routes).toBe(start.routes + 3);
+    const reader = new LiveRowReader();
+    expect((await store.liveRoutes(['a', 'gone'], reader)).map((r) => r.id)).toEqual(['a']);
+    expect((await store.liveRoutesPage('a', 10, reader)).map((r) => r.id)).toEqual(['b']);
+    const stamp = await store.changeStamp();
+    // A second connection sees the change; its stamp then moves past the one read before.
+    const other = await open();
+    await other.update('b', { mode: 'modern' }, alice);
+    await other.close();
+    expect(await store.changeStamp()).not.toBe(stamp);
+  });
+
+  it('opening again (or several at once) migrates once and keeps the data; health is ok', async () => {
+    await store.create({ id: 'kept', pathPrefix: '/kept' }, alice);
+    const others = await Promise.all([open(), open(), open()]);
+    for (const o of others) expect(await o.get('kept')).toMatchObject({ version: 1 });
+    await Promise.all(others.map((o) => o.close()));
+    expect(store.health).toEqual({ state: 'ok' });
+    expect(store.isOpen).toBe(true);
+  });
+
+  it('keeps a route in shadow mode with its settings, and shadow results that add up across flushes', async () => {
+    const route = await store.create({ pathPrefix: '/stock', mode: 'shadow', shadow: { samplePercent: 50, ignorePaths: ['$.meta.id'] } }, alice);
+    expect(route).toMatchObject({ mode: 'shadow', shadow: { samplePercent: 50, ignorePaths: ['$.meta.id'], maxInFlight: 32 } });
+    const changed = await store.update('stock', { shadow: { noisePercent: 0 } }, alice);
+    expect(changed.shadow).toMatchObject({ samplePercent: 50, noisePercent: 0 });
+    expect(await store.get('stock')).toEqual(changed);
+
+    const at = new Date(T0).toISOString();
+    const delta = (mismatches: number, noise: string[]) => {
+      const counts = emptyCounts();
+      for (let i = 0; i < mismatches; i++) {
+        record(counts, { result: 'mismatch', at, legacyMs: 1, modernMs: 2, sample: { at, method: 'GET', path: `/stock/${i}`, legacyStatus: 200, modernStatus: 200, differences: [] } });
+      }
+      record(counts, { result: 'match', at, legacyMs: 1, modernMs: 2 });
+      counts.noise = noise;
+      return counts;
+    };
+    expect(await store.shadow.read('stock')).toEqual(emptyCounts());
+    await store.shadow.flush(new Map([['stock', delta(KEPT_SAMPLES - 10, ['$.a'])]]));
+    const noise = await store.shadow.flush(new Map([['stock', delta(20, ['$.b'])], ['other', delta(0, [])]]));
+    expect(noise.get('stock')).toEqual(['$.a', '$.b']);
+    const totals = await store.shadow.read('stock');
+    expect(totals).toMatchObject({ since: at, compared: KEPT_SAMPLES + 12, matched: 2, mismatched: KEPT_SAMPLES + 10 });
+    expect(totals.samples).toHaveLength(KEPT_SAMPLES);
+    expect(totals.samples[0]!.path).toBe('/stock/19');
+    expect((await store.shadow.summaries(['stock', 'none'])).get('stock')).toEqual({ compared: KEPT_SAMPLES + 12, matched: 2, mismatched: KEPT_SAMPLES + 10 });
+    expect((await store.shadow.summaries([])).size).toBe(0);
+
+    await store.shadow.clear('stock', new Date(T0 + 1).toISOString());
+    expect(await store.shadow.read('stock')).toMatchObject({ compared: 0, samples: [], noise: ['$.a', '$.b'], since: new Date(T0 + 1).toISOString() });
+  });
+
+});
+
+describe.runIf(engines.length === 2)('the same route files on both engines', () => {
+  const IDS = ['a', 'b', 'c', 'd', 'e'];
+  const PREFIXES = ['/a', '/a/b', '/b', '/c', '/d', '/e', '/f'];
+  const file = fc.record({
+    routes: fc.uniqueArray(
+      fc.record({ id: fc.constantFrom(...IDS), pathPrefix: fc.constantFrom(...PREFIXES), mode: fc.constantFrom('legacy', 'canary', 'modern'), canaryPercent: fc.integer({ min: 0, max: 100 }) }),
+      { selector: (r) => r.id, maxLength: 5 },
+    ),
+    prune: fc.boolean(),
+    dryRun: fc.boolean(),
+  });
+
+  it('give the same plans, errors, tables and history (creates, updates, prefix swaps, prunes, re-creates)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(file, { minLength: 1, maxLength: 6 }), async (files) => {
+        const stores: Store[] = [];
+        try {
+          for (const engine of engines) {
+            const where = await engine.database();
+            const store = await openStore(where.db, { clock: { now: () => T0 }, logger });
+            stores.push(store);
+            await store.backends.ensureDefaults({ legacy: { url: 'http://127.0.0.1:1' }, modern: { url: 'http://127.0.0.1:2' } }, { actor: 'serve' });
+          }
+          for (const f of files) {
+            const desired = f.routes.map((r) => desiredRoute(RouteSpec.parse(r)));
+            const results = await Promise.all(
+              stores.map((s) =>
+                s.apply(desired, { prune: f.prune, dryRun: f.dryRun }, alice).then(
+                  (plan) => ({ plan }),
+                  (err: GatewayError) => ({ error: err.code }),
+                ),
+              ),
+            );
+            expect(results[1]).toEqual(results[0]);
+          }
+          const contents = await Promise.all(
+            stores.map(async (s) => {
+              const routes = await s.list();
+              const feed = await s.routeChanges(0, 10_000);
+              return { routes, feed, history: await Promise.all([...new Set(feed.map((c) => c.routeId))].map((id) => s.history(id))) };
+            }),
+          );
+          expect(contents[1]).toEqual(contents[0]);
+        } finally {
+          await Promise.all(stores.map((s) => s.close()));
+        }
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 15) },
+    );
+  }, 120_000);
+});
