@@ -140,7 +140,7 @@ export class TrafficWindow {
   /** The `percent` percentile of modern's try latency on the route over the window (bucket upper bound); null without tries. */
   modernTryPercentile(routeId: string, percent: number): number | null {
     const total = this.sum(this.modernTries.get(routeId));
-    return percentile(total.latency, total.requests, percent / 100);
+    return percentileOf(total.latency, total.requests, percent / 100);
   }
 
   /** The route's two sides over the window; zeros for a route without traffic. */
@@ -235,8 +235,8 @@ export class TrafficWindow {
       requests,
       ratePerSecond: round(requests / this.coveredSeconds(), 3),
       errorRate: requests === 0 ? 0 : round(total.errors / requests, 4),
-      p50Ms: percentile(total.latency, requests, 0.5),
-      p99Ms: percentile(total.latency, requests, 0.99),
+      p50Ms: percentileOf(total.latency, requests, 0.5),
+      p99Ms: percentileOf(total.latency, requests, 0.99),
       fallbackRate: requests === 0 ? 0 : round(total.fallbacks / requests, 4),
     };
   }
@@ -252,13 +252,13 @@ export function bucketOf(ms: number): number {
   return Math.min(i, BUCKETS - 1);
 }
 
-/** The upper bound of the bucket holding the q-quantile request. */
-function percentile(latency: Uint32Array, count: number, q: number): number | null {
+/** The upper bound of the bucket holding the q-quantile request; `latency` is dense or sparse counts by bucket. */
+export function percentileOf(latency: { readonly [bucket: number]: number | undefined }, count: number, q: number): number | null {
   if (count === 0) return null;
   const rank = Math.ceil(q * count);
   let seen = 0;
   for (let i = 0; i < BUCKETS; i++) {
-    seen += latency[i]!;
+    seen += latency[i] ?? 0;
     if (seen >= rank) return BUCKET_BOUNDS_MS[i]!;
   }
   return BUCKET_BOUNDS_MS[BUCKETS - 1]!;
