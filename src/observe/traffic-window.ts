@@ -254,13 +254,13 @@ export function bucketOf(ms: number): number {
   return Math.min(i, BUCKETS - 1);
 }
 
-/** The upper bound of the bucket holding the q-quantile request. */
-export function percentile(latency: ArrayLike<number>, count: number, q: number): number | null {
+/** The upper bound of the bucket holding the q-quantile request; `latency` is dense or sparse counts by bucket. */
+export function percentile(latency: { readonly [bucket: number]: number | undefined }, count: number, q: number): number | null {
   if (count === 0) return null;
   const rank = Math.ceil(q * count);
   let seen = 0;
   for (let i = 0; i < BUCKETS; i++) {
-    seen += latency[i]!;
+    seen += latency[i] ?? 0;
     if (seen >= rank) return BUCKET_BOUNDS_MS[i]!;
   }
   return BUCKET_BOUNDS_MS[BUCKETS - 1]!;
