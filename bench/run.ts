@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--scale[=100000,1000000]] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary|gw-legacy|gw-shadow] [--large]]`
+ * `npm run bench [-- --quick] [--scale[=100000,1000000] | --no-scale] [--only=KEY,KEY] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary|gw-legacy|gw-shadow] [--large]]`
  *
  * Starts one backend and every configuration's proxy (each in its own process), then measures
  * them one at a time: a warm-up each, then rounds in which every configuration runs every load
@@ -50,6 +50,10 @@ interface Args {
   quick: boolean;
   /** Only the route table at scale. */
   scaleOnly: boolean;
+  /** Only these configurations (`--only=gw-legacy,gw-shadow`: an A/B of two); undefined for all. */
+  only: string[] | undefined;
+  /** Everything but the route table at scale (`--no-scale`: it takes about ten minutes of its own). */
+  noScale: boolean;
   /** The table sizes it measures (`--scale=100000`); undefined for the defaults. */
   scaleSizes: number[] | undefined;
   loadgen: string | undefined;
@@ -59,7 +63,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, scaleOnly: false, scaleSizes: undefined, loadgen: undefined, profile: undefined, large: false };
+  const args: Args = { quick: false, scaleOnly: false, noScale: false, only: undefined, scaleSizes: undefined, loadgen: undefined, profile: undefined, large: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     if (flag === '--quick') args.quick = true;
@@ -68,12 +72,18 @@ function parseArgs(argv: string[]): Args {
       args.scaleSizes = inline?.split(',').map(Number);
       if (args.scaleSizes?.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--scale takes route counts, e.g. --scale=100000 (got "${inline}")`);
     }
+    else if (flag === '--no-scale') args.noScale = true;
+    else if (flag === '--only') {
+      args.only = (inline ?? argv[++i] ?? '').split(',').filter(Boolean);
+      const unknown = args.only.filter((k) => !CONFIGS.some((c) => c.key === k));
+      if (args.only.length === 0 || unknown.length > 0) throw new Error(`--only takes configuration keys (${CONFIGS.map((c) => c.key).join(', ')}); got "${inline ?? ''}"`);
+    }
     else if (flag === '--loadgen') args.loadgen = inline ?? argv[++i];
     else if (flag === '--profile') args.profile = inline ?? 'gw-1';
     else if (flag === '--large') args.large = true;
     else if (flag === '--help' || flag === '-h') {
       process.stdout.write(
-        'usage: npm run bench [-- --quick] [--scale[=100000,1000000]] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary|gw-legacy|gw-shadow] [--large]]\n',
+        'usage: npm run bench [-- --quick] [--scale[=100000,1000000] | --no-scale] [--only=KEY,KEY] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary|gw-legacy|gw-shadow] [--large]]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument "${argv[i]}" (try --help)`);
@@ -137,7 +147,7 @@ async function main(): Promise<number> {
       log(`wrote ${writeResult(args.scaleSizes !== undefined ? `scale-${args.scaleSizes.join('-')}.md` : args.quick ? 'scale-quick.md' : 'scale.md', md)}`);
       return failures.length ? 1 : 0;
     }
-    return await benchmark(ctx, plan, loadgen, args.quick);
+    return await benchmark(ctx, plan, loadgen, args.quick, args.noScale || args.only !== undefined, args.only);
   } finally {
     await cleanup();
   }
@@ -152,13 +162,13 @@ async function startBackend(placement: Placement): Promise<string> {
   return url;
 }
 
-async function benchmark(ctx: Context, plan: Report['plan'], loadgen: LoadGen, quick: boolean): Promise<number> {
+async function benchmark(ctx: Context, plan: Report['plan'], loadgen: LoadGen, quick: boolean, noScale: boolean, only?: string[]): Promise<number> {
   const failures: string[] = [];
   const results: ConfigResult[] = [];
   const running: Running[] = [];
 
   // Start everything first: idle proxies cost nothing, and the rounds can then interleave.
-  for (const config of CONFIGS) {
+  for (const config of CONFIGS.filter((c) => only === undefined || only.includes(c.key))) {
     const result: ConfigResult = { key: config.key, label: config.label, status: 'ok', results: {} };
     results.push(result);
     const skip = config.skipReason?.();
@@ -230,8 +240,8 @@ async function benchmark(ctx: Context, plan: Report['plan'], loadgen: LoadGen, q
   }
   // Stop the proxies (the backend stays: the memory test needs it).
   await Promise.all(running.map((r) => r.target.stop()));
-  const memory = await memoryTest(ctx, failures);
-  const scale = await scaleTest(ctx, quick, failures);
+  const memory = only === undefined ? await memoryTest(ctx, failures) : undefined;
+  const scale = noScale ? [] : await scaleTest(ctx, quick, failures);
 
   const byKey = new Map(results.map((r) => [r.key, r]));
   const ratios = computeRatios(byKey);
@@ -254,7 +264,10 @@ async function benchmark(ctx: Context, plan: Report['plan'], loadgen: LoadGen, q
   };
   const md = renderMarkdown(report);
   process.stdout.write(`\n${md}\n`);
-  if (!quick) {
+  if (only !== undefined) {
+    // A partial run (an A/B): its own file, so the last full results stay in place.
+    log(`wrote ${writeResult(`only-${only.join('-')}.md`, md)}`);
+  } else if (!quick) {
     log(`wrote ${writeResult('latest.md', md)}`);
     log(`wrote ${writeResult('latest.json', JSON.stringify(report, null, 2) + '\n')}`);
   } else {

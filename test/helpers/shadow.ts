@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { expect } from 'vitest';
+import { emptyCounts, record, type ShadowCounts } from '../../src/shadow/tally.js';
 import { admin, startBackend, type StubBackend, type TestGateway } from './servers.js';
 
 /** What a stub answers on one path: status, headers and a body (JSON-encoded unless a string or Buffer). */
@@ -52,3 +53,14 @@ export async function reportWhen(gw: TestGateway, id: string, done: (report: any
 }
 
 export const compared = (n: number) => (r: { compared: number }) => r.compared >= n;
+
+/** A flush's worth of shadow counts at `at`: `mismatches` mismatches (a sample each, paths `<prefix>/0`, `<prefix>/1`, …), then one match. */
+export function shadowDelta(at: string, mismatches: number, noise: string[] = [], prefix = '/p'): ShadowCounts {
+  const counts = emptyCounts();
+  for (let i = 0; i < mismatches; i++) {
+    record(counts, { result: 'mismatch', at, legacyMs: 1, modernMs: 2, sample: { at, method: 'GET', path: `${prefix}/${i}`, legacyStatus: 200, modernStatus: 500, differences: [] } });
+  }
+  record(counts, { result: 'match', at, legacyMs: 1, modernMs: 2 });
+  counts.noise = noise;
+  return counts;
+}

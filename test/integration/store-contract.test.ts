@@ -10,7 +10,8 @@ import { IN_THREAD_APPLY_BYTES } from '../../src/store/off-process.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
 import { storeEngines } from '../helpers/postgres.js';
-import { KEPT_SAMPLES, emptyCounts, record } from '../../src/shadow/tally.js';
+import { KEPT_SAMPLES, emptyCounts } from '../../src/shadow/tally.js';
+import { shadowDelta } from '../helpers/shadow.js';
 
 /**
  * The store contract: one suite, run against SQLite and PostgreSQL, through the Store interface
@@ -230,15 +231,7 @@ describe.each(engines)('the store contract on $name', ({ database }) => {
     expect(await store.get('stock')).toEqual(changed);
 
     const at = new Date(T0).toISOString();
-    const delta = (mismatches: number, noise: string[]) => {
-      const counts = emptyCounts();
-      for (let i = 0; i < mismatches; i++) {
-        record(counts, { result: 'mismatch', at, legacyMs: 1, modernMs: 2, sample: { at, method: 'GET', path: `/stock/${i}`, legacyStatus: 200, modernStatus: 200, differences: [] } });
-      }
-      record(counts, { result: 'match', at, legacyMs: 1, modernMs: 2 });
-      counts.noise = noise;
-      return counts;
-    };
+    const delta = (mismatches: number, noise: string[]) => shadowDelta(at, mismatches, noise, '/stock');
     expect(await store.shadow.read('stock')).toEqual(emptyCounts());
     await store.shadow.flush(new Map([['stock', delta(KEPT_SAMPLES - 10, ['$.a'])]]));
     const noise = await store.shadow.flush(new Map([['stock', delta(20, ['$.b'])], ['other', delta(0, [])]]));

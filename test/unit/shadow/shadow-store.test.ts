@@ -7,7 +7,8 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrate } from '../../../src/store/sqlite-schema.js';
 import { SqliteShadowStore } from '../../../src/shadow/shadow-store.js';
-import { KEPT_SAMPLES, emptyCounts, record } from '../../../src/shadow/tally.js';
+import { KEPT_SAMPLES, emptyCounts } from '../../../src/shadow/tally.js';
+import { shadowDelta } from '../../helpers/shadow.js';
 
 const require = createRequire(import.meta.url);
 let db: Database.Database | undefined;
@@ -23,15 +24,7 @@ function store(): SqliteShadowStore {
 }
 
 const at = '2026-12-01T12:00:00.000Z';
-function delta(mismatches: number, noise: string[] = []) {
-  const counts = emptyCounts();
-  for (let i = 0; i < mismatches; i++) {
-    record(counts, { result: 'mismatch', at, legacyMs: 1, modernMs: 2, sample: { at, method: 'GET', path: `/p/${i}`, legacyStatus: 200, modernStatus: 500, differences: [] } });
-  }
-  record(counts, { result: 'match', at, legacyMs: 1, modernMs: 2 });
-  counts.noise = noise;
-  return counts;
-}
+const delta = (mismatches: number, noise: string[] = []) => shadowDelta(at, mismatches, noise);
 
 describe('SqliteShadowStore', () => {
   it('reads zeros for a route that never ran shadow', async () => {

@@ -2,31 +2,8 @@ import { useState } from 'preact/hooks';
 import { ApiError, call, get } from '../api.js';
 import { count, ms, percent, time, value } from '../format.js';
 import { usePoll } from '../poll.js';
+import type { ShadowReport } from '../../../src/shadow/report.js';
 import type { PendingChange } from './confirm-dialog.js';
-
-/** `GET /routes/:id/shadow` (shadow mode, issue 16): modern's answers compared with legacy's. */
-export interface ShadowReport {
-  routeId: string;
-  mode: string;
-  since: string | null;
-  compared: number;
-  matched: number;
-  mismatched: number;
-  errors: number;
-  skipped: { total: number; byReason: Record<string, number> };
-  matchRate: number | null;
-  latency: { modern: { p50: number | null; p99: number | null }; legacy: { p50: number | null; p99: number | null } };
-  topPaths: { path: string; count: number }[];
-  noiseFields: string[];
-  samples: {
-    at: string;
-    method: string;
-    path: string;
-    legacyStatus: number;
-    modernStatus: number;
-    differences: { path: string; legacy: unknown; modern: unknown }[];
-  }[];
-}
 
 /**
  * The shadow results, shown while the route is in shadow mode or has comparisons to show; hidden
