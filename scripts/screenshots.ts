@@ -24,11 +24,12 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** Requests to both routes for `ms`, a fresh visitor (no cookie) each time. */
+/** Requests to every route for `ms`, a fresh visitor (no cookie) each time. */
 async function traffic(proxy: string, ms: number): Promise<void> {
   const end = Date.now() + ms;
   for (let i = 0; Date.now() < end; i++) {
-    const path = i % 3 === 0 ? `/users/${(i % 4) + 1}` : `/orders/${(i % 5) + 1}`;
+    const skus = ['TEA-001', 'MUG-002', 'KTL-003'];
+    const path = i % 3 === 0 ? `/users/${(i % 4) + 1}` : i % 7 === 1 ? `/stock/${skus[i % 3]}` : `/orders/${(i % 5) + 1}`;
     await fetch(proxy + path, { headers: { 'x-user-id': `user-${i}` } }).then((r) => r.arrayBuffer());
     await new Promise((resolve) => setTimeout(resolve, 15));
   }
