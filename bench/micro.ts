@@ -8,7 +8,7 @@ import { cpus } from 'node:os';
 import { bucketOf } from '../src/routing/canary.js';
 import { normaliseTarget } from '../src/routing/path.js';
 import { RouteTable } from '../src/routing/route-table.js';
-import { DEFAULT_RESILIENCE, type Route } from '../src/routing/schema.js';
+import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type Route } from '../src/routing/schema.js';
 import { DEFAULT_SHADOW_SETTINGS } from '../src/shadow/settings.js';
 import { CircuitBreaker } from '../src/resilience/breaker.js';
 import { median, writeResult } from './report.js';
@@ -72,6 +72,9 @@ function routes(count: number): Route[] {
     legacyBackend: 'legacy',
     modernBackend: 'modern',
     shadow: DEFAULT_SHADOW_SETTINGS,
+    stage: 'modern' as const,
+    retireAfterMs: DEFAULT_ROUTE_SETTINGS.retireAfterMs,
+    rollout: null,
     version: 1,
     createdAt: at,
     updatedAt: at,

@@ -118,6 +118,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     token: config.adminToken,
     allowedHosts: allowedHostnames(config.adminHost, config.adminAllowedHosts),
     isDraining: () => draining,
+    clock,
     uiDir: deps.uiDir,
   });
   try {

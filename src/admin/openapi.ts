@@ -12,6 +12,7 @@ import {
   RouteFlip,
   RoutePatch,
   RouteRollback,
+  RouteStageMove,
 } from '../routing/schema.js';
 import { BackendCreate, BackendDelete, BackendHistoryEntry, BackendPatch, BackendView } from '../backends/schema.js';
 import { BreakerView } from './breakers.js';
@@ -30,6 +31,7 @@ const SCHEMAS = {
   RouteCreate: [RouteCreate, 'input'],
   RoutePatch: [RoutePatch, 'input'],
   RouteFlip: [RouteFlip, 'input'],
+  RouteStageMove: [RouteStageMove, 'input'],
   RouteRollback: [RouteRollback, 'input'],
   RouteDelete: [RouteDelete, 'input'],
   History: [z.object({ history: z.array(HistoryEntry) }), 'output'],
@@ -103,6 +105,15 @@ export const ENDPOINTS: readonly Endpoint[] = [
     body: { schema: 'RouteDelete', required: false },
     ok: { status: 204, description: 'Deleted' },
     errors: CHANGE_ERRORS,
+  },
+  {
+    method: 'post',
+    path: '/routes/:id/stage',
+    summary: 'Move the route along its lifecycle (legacy → shadow → canary → modern → retired): forward one stage at a time, back freely, out of retired and past a stage with force; retired only after retireAfterMs in modern with no fallback for a day',
+    change: { versioned: true },
+    body: { schema: 'RouteStageMove', required: true },
+    ok: { status: 200, description: 'The route', schema: 'Route' },
+    errors: [...CHANGE_ERRORS, 'STAGE_SKIPPED', 'STAGE_RETIRED', 'RETIRE_TOO_EARLY'],
   },
   {
     method: 'post',

@@ -26,6 +26,8 @@ import { registerMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRoutes } from './routes.js';
 import { registerShadow } from './shadow.js';
+import { registerStage } from './stage.js';
+import { systemClock, type Clock } from '../clock.js';
 import { registerStatus } from './status.js';
 import { isUiRoute, registerUi } from './ui.js';
 
@@ -44,6 +46,8 @@ export interface AdminOptions {
   /** The host names `Host` may carry (DNS rebinding defence); see allowedHostnames. */
   allowedHosts: ReadonlySet<string> | 'any';
   isDraining: () => boolean;
+  /** Time for the lifecycle rules (the retire delay); the system clock by default. */
+  clock?: Clock | undefined;
   /** The built dashboard (dist/ui); by default found next to the code. */
   uiDir?: string | undefined;
 }
@@ -97,6 +101,7 @@ export function registerEndpoints(app: FastifyInstance, options: AdminOptions): 
   registerHealth(app, options);
   registerRoutes(app, options);
   registerShadow(app, options);
+  registerStage(app, options, () => (options.clock ?? systemClock).now());
   registerBackends(app, options);
   registerApply(app, options);
   registerBreakers(app, options);

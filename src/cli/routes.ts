@@ -11,6 +11,7 @@ export const ROUTES_USAGE = `strangler routes list
   strangler routes add <id> --prefix /path [setting flags]
   strangler routes set <id> [setting flags] [--if-version N]
   strangler routes flip <id> legacy|modern|canary [--if-version N]
+  strangler routes stage <id> legacy|shadow|canary|modern|retired [--force] [--if-version N]
   strangler routes rollback <id> [--to-version N] [--if-version N]
   strangler routes history <id>
   strangler routes rm <id> [--if-version N]`;
@@ -58,8 +59,8 @@ const SUBCOMMANDS: Record<string, Handler> = {
       routes.length === 0
         ? 'no routes (everything goes to legacy)\n'
         : formatTable(
-            ['ID', 'PREFIX', 'MODE', 'CANARY', 'VERSION', 'UPDATED'],
-            routes.map((r) => [r.id, r.pathPrefix, r.mode, r.mode === 'canary' ? `${r.canaryPercent}%` : '-', String(r.version), r.updatedAt]),
+            ['ID', 'PREFIX', 'STAGE', 'MODE', 'CANARY', 'VERSION', 'UPDATED'],
+            routes.map((r) => [r.id, r.pathPrefix, r.stage, r.mode, r.mode === 'canary' ? `${r.canaryPercent}%` : '-', String(r.version), r.updatedAt]),
           ),
     );
     return 0;
@@ -106,6 +107,18 @@ const SUBCOMMANDS: Record<string, Handler> = {
     if (to === 'canary') return printChange(flags, await client.call<Route>('PATCH', routePath(id), { mode: 'canary', ...common }));
     if (to !== 'legacy' && to !== 'modern') throw new UsageError(`routes flip: the target must be legacy, modern or canary (got "${to}")`);
     return printChange(flags, await client.call<Route>('POST', `${routePath(id)}/flip`, { to, ...common }));
+  },
+
+  async stage(argv, env) {
+    const { flags, args } = parseCommand(argv, env, {
+      flags: [...IfVersion.flags, { key: 'force', boolean: true }],
+      schema: IfVersion.schema.extend({ force: z.boolean().optional() }),
+      usage: 'strangler routes stage <id> legacy|shadow|canary|modern|retired [--force] [--if-version N]',
+      positionals: 2,
+    });
+    const [id, stage] = args as [string, string];
+    const body = { stage, force: flags.force ?? false, version: flags.ifVersion, reason: flags.reason };
+    return printChange(flags, await new AdminClient(flags).call<Route>('POST', `${routePath(id)}/stage`, body));
   },
 
   async rollback(argv, env) {
@@ -193,7 +206,7 @@ function printChange(flags: { json: boolean }, route: Route): number {
 export function describeRoute(route: Route): string {
   const modern = route.modernBackend === DEFAULT_ROUTE_SETTINGS.modernBackend ? 'modern' : `modern (${route.modernBackend})`;
   const where = route.mode === 'canary' ? `canary ${route.canaryPercent}% ${modern}` : route.mode === 'modern' ? modern : 'legacy';
-  return `${route.id} v${route.version}: ${route.pathPrefix} → ${where}`;
+  return `${route.id} v${route.version}: ${route.pathPrefix} → ${where}${route.stage === 'retired' ? ' (retired)' : ''}`;
 }
 
 /** What one history entry changed, field by field. */

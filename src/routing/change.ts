@@ -1,22 +1,35 @@
 import { GatewayError } from '../errors.js';
 import { parseOrThrow } from '../validation.js';
+import { assertRetiredServesModernOnly, reconcileStage, withStage } from './lifecycle.js';
 import { settingsOf } from './route-file.js';
-import { Route, RouteSettings, definedOnly, mergeResilience } from './schema.js';
+import { DEFAULT_RESILIENCE, ResilienceSettings, Route, RouteSettings, definedOnly, mergeResilience, type RouteCreate } from './schema.js';
 import type { RouteChanges } from './store.js';
 
 /** A route's settings with `changes` applied (resilience and shadow merged field by field), validated. */
 export function changedSettings(route: Route, changes: RouteChanges): RouteSettings {
-  return parseOrThrow(RouteSettings, {
+  const settings = parseOrThrow(RouteSettings, {
     ...settingsOf(route),
     ...definedOnly(changes),
+    ...reconcileStage(changes.mode, changes.stage, route),
     resilience: mergeResilience(route.resilience, changes.resilience),
     shadow: { ...route.shadow, ...definedOnly(changes.shadow ?? {}) },
   });
+  assertRetiredServesModernOnly(settings.stage, settings.resilience);
+  return settings;
+}
+
+/** A new route's complete settings from its create request: resilience merged over the defaults, mode and stage in step. */
+export function createdSettings(input: RouteCreate): RouteSettings {
+  const { id: _id, reason: _reason, resilience: patch, mode, stage, ...rest } = input;
+  const resilience = parseOrThrow(ResilienceSettings, mergeResilience(DEFAULT_RESILIENCE, patch), 'resilience');
+  const settings = { ...rest, ...reconcileStage(mode, stage), resilience };
+  assertRetiredServesModernOnly(settings.stage, resilience);
+  return settings;
 }
 
 export function sameSettings(a: RouteSettings, b: RouteSettings): boolean {
   return (Object.keys(a) as (keyof RouteSettings)[]).every((k) =>
-    k === 'resilience' || k === 'shadow' ? JSON.stringify(a[k]) === JSON.stringify(b[k]) : a[k] === b[k],
+    k === 'resilience' || k === 'shadow' || k === 'rollout' ? JSON.stringify(a[k]) === JSON.stringify(b[k]) : a[k] === b[k],
   );
 }
 
@@ -36,7 +49,7 @@ export function* idCandidates(pathPrefix: string): Generator<string> {
  * is none to go back to. `toVersion` is what the caller asked for (undefined: the version before).
  */
 export function rollbackSnapshot(route: Route, target: number, toVersion: number | undefined, after: string | null | undefined): Route {
-  const snapshot = after ? Route.parse(JSON.parse(after)) : undefined;
+  const snapshot = after ? Route.parse(withStage(JSON.parse(after) as Record<string, unknown>)) : undefined;
   if (snapshot === undefined || target >= route.version) {
     throw new GatewayError(
       'NO_PREVIOUS_VERSION',

@@ -1,5 +1,7 @@
 import { DEFAULT_BACKEND_NAMES } from '../backends/schema.js';
-import { DEFAULT_RESILIENCE, ResilienceSettings, mergeResilience, type Mode, type ResiliencePatch, type Route } from './schema.js';
+import { RolloutPlan } from '../rollout/plan.js';
+import type { Stage } from '../rollout/stage.js';
+import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, ResilienceSettings, mergeResilience, type Mode, type ResiliencePatch, type Route } from './schema.js';
 import { ShadowSettings } from '../shadow/settings.js';
 import { deepFreeze } from './freeze.js';
 import type { RouteRow } from './store.js';
@@ -13,6 +15,7 @@ import type { RouteRow } from './store.js';
 export class LiveRowReader {
   private readonly resilience = new Map<string, ResilienceSettings>();
   private readonly shadow = new Map<string, ShadowSettings>();
+  private readonly rollout = new Map<string, RolloutPlan>();
   /** Strings most routes share (modes, sticky keys, backend names, timestamps of one bulk apply): one copy each. */
   private readonly strings = new Map<string, string>();
 
@@ -29,6 +32,9 @@ export class LiveRowReader {
       legacyBackend: this.shared(row.legacy_backend ?? DEFAULT_BACKEND_NAMES.legacy),
       modernBackend: this.shared(row.modern_backend ?? DEFAULT_BACKEND_NAMES.modern),
       shadow: this.shadowOf(row.shadow ?? '{}'),
+      stage: this.shared(row.stage ?? row.mode) as Stage,
+      retireAfterMs: row.retire_after_ms ?? DEFAULT_ROUTE_SETTINGS.retireAfterMs,
+      rollout: row.rollout == null ? null : this.rolloutOf(row.rollout),
       version: row.version,
       createdAt: this.shared(row.created_at),
       updatedAt: this.shared(row.updated_at),
@@ -42,6 +48,15 @@ export class LiveRowReader {
     if (this.strings.size >= 10_000) this.strings.clear();
     this.strings.set(value, value);
     return value;
+  }
+
+  private rolloutOf(json: string): RolloutPlan {
+    let plan = this.rollout.get(json);
+    if (plan === undefined) {
+      plan = deepFreeze(RolloutPlan.parse(JSON.parse(json)));
+      if (this.rollout.size < 10_000) this.rollout.set(json, plan);
+    }
+    return plan;
   }
 
   private shadowOf(json: string): ShadowSettings {

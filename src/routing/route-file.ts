@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BackendSpec } from '../backends/plan.js';
 import { parseOrThrow } from '../validation.js';
 import { deepFreeze } from './freeze.js';
+import { assertRetiredServesModernOnly, reconcileStage } from './lifecycle.js';
 import { DEFAULT_RESILIENCE, ResilienceSettings, RouteCreate, RouteId, RouteSettings, mergeResilience, type Route } from './schema.js';
 
 /**
@@ -90,7 +91,7 @@ function entryLabel(input: unknown, section: 'routes' | 'backends', index: numbe
  * checked here, against the filled-in settings: a VALIDATION_FAILED naming `routes[index] (id).field`.
  */
 export function desiredRoute(spec: RouteSpec, index = 0): DesiredRoute {
-  const { id, resilience: patch, ...rest } = spec;
+  const { id, resilience: patch, mode, stage, ...rest } = spec;
   const label = (path: readonly PropertyKey[]) => [`routes[${index}] (${id})`, ...path.map(String)].join('.');
   // A file of a million routes mostly shares a handful of resilience settings: one frozen copy each.
   const key = JSON.stringify(patch ?? {});
@@ -99,7 +100,8 @@ export function desiredRoute(spec: RouteSpec, index = 0): DesiredRoute {
     resilience = deepFreeze(parseOrThrow(ResilienceSettings, mergeResilience(DEFAULT_RESILIENCE, patch), 'body', (path) => label(['resilience', ...path])));
     if (resilienceByPatch.size < 1_000) resilienceByPatch.set(key, resilience);
   }
-  const settings = parseOrThrow(RouteSettings.omit({ resilience: true }), rest, 'body', label);
+  const settings = parseOrThrow(RouteSettings.omit({ resilience: true }), { ...rest, ...reconcileStage(mode, stage) }, 'body', label);
+  assertRetiredServesModernOnly(settings.stage, resilience);
   return { id, settings: { ...settings, resilience } };
 }
 

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { BackendName, DEFAULT_BACKEND_NAMES, Side, definedOnly } from '../backends/schema.js';
 import { DEFAULT_BREAKER_OPTIONS } from '../resilience/breaker.js';
 import { DEFAULT_SHADOW_SETTINGS, ShadowPatch, ShadowSettings } from '../shadow/settings.js';
+import { RolloutPlan } from '../rollout/plan.js';
+import { DEFAULT_RETIRE_AFTER_MS, Stage } from '../rollout/stage.js';
 import { isCanonicalPrefix } from './path.js';
 
 export { definedOnly, Side };
@@ -41,7 +43,15 @@ export const DEFAULT_ROUTE_SETTINGS = {
   maxBodyBytes: null, // the gateway's --max-body-bytes
   legacyBackend: DEFAULT_BACKEND_NAMES.legacy,
   modernBackend: DEFAULT_BACKEND_NAMES.modern,
+  retireAfterMs: DEFAULT_RETIRE_AFTER_MS,
+  rollout: null,
 } as const;
+
+/** How long a route must serve from `modern` before it may retire (rollout/stage.ts). */
+export const RetireAfterMs = z.number().int().min(1).max(10 * 365 * 86_400_000);
+
+/** The route's saved rollout plan (defaults filled in); null for none. */
+export const SavedRolloutPlan = RolloutPlan.nullable();
 
 /** A route's request body limit in bytes; null means the gateway's `--max-body-bytes`. */
 export const MaxBodyBytes = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable();
@@ -167,6 +177,10 @@ export const RouteSettings = z.object({
   modernBackend: BackendName,
   /** How shadow mode copies and compares (see shadow/settings.ts); kept in every mode. */
   shadow: ShadowSettings,
+  /** Where the route is in its migration; `mode` follows from it (rollout/stage.ts). */
+  stage: Stage,
+  retireAfterMs: RetireAfterMs,
+  rollout: SavedRolloutPlan,
 });
 export type RouteSettings = z.infer<typeof RouteSettings>;
 
@@ -180,6 +194,10 @@ export const Route = RouteSettings.extend({
   modernBackend: BackendName.default(DEFAULT_ROUTE_SETTINGS.modernBackend),
   // ... and those written before shadow mode existed, as its defaults.
   shadow: ShadowSettings.default(DEFAULT_SHADOW_SETTINGS),
+  // ... and those written before the lifecycle existed: their stage is filled from their mode
+  // where they are read (routing/lifecycle.ts), these are the rest.
+  retireAfterMs: RetireAfterMs.default(DEFAULT_ROUTE_SETTINGS.retireAfterMs),
+  rollout: SavedRolloutPlan.default(null),
   id: RouteId,
   version: z.number().int().min(1),
   createdAt: z.string(),
@@ -194,7 +212,12 @@ export const RouteCreate = z
   .object({
     id: RouteId.optional(),
     pathPrefix: PathPrefix,
-    mode: Mode.default(DEFAULT_ROUTE_SETTINGS.mode),
+    /** Defaults to the stage's mode, or `legacy`. */
+    mode: Mode.optional(),
+    /** Defaults to the mode; a route may be created at any stage. */
+    stage: Stage.optional(),
+    retireAfterMs: RetireAfterMs.default(DEFAULT_ROUTE_SETTINGS.retireAfterMs),
+    rollout: SavedRolloutPlan.default(null),
     canaryPercent: RouteSettings.shape.canaryPercent.default(DEFAULT_ROUTE_SETTINGS.canaryPercent),
     stickyKey: StickyKey.default(DEFAULT_ROUTE_SETTINGS.stickyKey),
     timeoutMs: RouteSettings.shape.timeoutMs.default(DEFAULT_ROUTE_SETTINGS.timeoutMs),
@@ -208,7 +231,8 @@ export const RouteCreate = z
   .strict();
 export type RouteCreate = z.infer<typeof RouteCreate>;
 
-export const RoutePatch = RouteSettings.omit({ resilience: true, shadow: true })
+/** `stage` is not patched: it moves through POST /routes/:id/stage, where its rules are checked. */
+export const RoutePatch = RouteSettings.omit({ resilience: true, shadow: true, stage: true })
   .partial()
   .extend({ resilience: ResiliencePatch.optional(), shadow: ShadowPatch.optional(), version: Version.optional(), reason: Reason.optional() })
   .strict();
@@ -227,7 +251,12 @@ export type RouteRollback = z.infer<typeof RouteRollback>;
 export const RouteDelete = z.object({ version: Version.optional(), reason: Reason.optional() }).strict();
 export type RouteDelete = z.infer<typeof RouteDelete>;
 
-export const HistoryAction = z.enum(['create', 'update', 'flip', 'rollback', 'delete']);
+export const RouteStageMove = z
+  .object({ stage: Stage, force: z.boolean().default(false), version: Version.optional(), reason: Reason.optional() })
+  .strict();
+export type RouteStageMove = z.infer<typeof RouteStageMove>;
+
+export const HistoryAction = z.enum(['create', 'update', 'flip', 'rollback', 'delete', 'stage', 'rollout']);
 export type HistoryAction = z.infer<typeof HistoryAction>;
 
 export const HistoryEntry = z.object({

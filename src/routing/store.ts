@@ -9,14 +9,14 @@ import { assertExpectedVersion } from '../store/conflict.js';
 import { historyColumns, historyFields, type HistoryColumns } from '../store/history-row.js';
 import { assertIntact, migrate, openFailure } from '../store/sqlite-schema.js';
 import { parseOrThrow } from '../validation.js';
-import { changedSettings, idCandidates, rollbackSnapshot, sameSettings } from './change.js';
+import { withStage } from './lifecycle.js';
+import { changedSettings, createdSettings, idCandidates, rollbackSnapshot, sameSettings } from './change.js';
 import { LiveRowReader } from './live-row.js';
 import type { Plan } from './plan.js';
 import { settingsOf, type DesiredRoute } from './route-file.js';
 import {
   DEFAULT_RESILIENCE,
   HistoryEntry,
-  ResilienceSettings,
   Route,
   type RouteSettings,
   mergeResilience,
@@ -65,6 +65,9 @@ export interface RouteRow {
   legacy_backend: string;
   modern_backend: string;
   shadow: string;
+  stage: string;
+  retire_after_ms: number;
+  rollout: string | null;
 }
 
 /** A `route_history` row as SQLite returns it. */
@@ -109,13 +112,14 @@ export class RouteStore {
       get: db.prepare<[string], RouteRow>('SELECT * FROM routes WHERE id = ?'),
       byPrefix: db.prepare<[string], RouteRow>('SELECT * FROM routes WHERE path_prefix = ?'),
       insert: db.prepare(
-        `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, max_body_bytes, resilience, legacy_backend, modern_backend, shadow, version, created_at, updated_at)
-         VALUES (@id, @pathPrefix, @mode, @canaryPercent, @stickyKey, @timeoutMs, @maxBodyBytes, @resilienceJson, @legacyBackend, @modernBackend, @shadowJson, @version, @createdAt, @updatedAt)`,
+        `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, max_body_bytes, resilience, legacy_backend, modern_backend, shadow, stage, retire_after_ms, rollout, version, created_at, updated_at)
+         VALUES (@id, @pathPrefix, @mode, @canaryPercent, @stickyKey, @timeoutMs, @maxBodyBytes, @resilienceJson, @legacyBackend, @modernBackend, @shadowJson, @stage, @retireAfterMs, @rolloutJson, @version, @createdAt, @updatedAt)`,
       ),
       update: db.prepare(
         `UPDATE routes SET path_prefix = @pathPrefix, mode = @mode, canary_percent = @canaryPercent,
            sticky_key = @stickyKey, timeout_ms = @timeoutMs, max_body_bytes = @maxBodyBytes, resilience = @resilienceJson,
-           legacy_backend = @legacyBackend, modern_backend = @modernBackend, shadow = @shadowJson, version = @version,
+           legacy_backend = @legacyBackend, modern_backend = @modernBackend, shadow = @shadowJson, stage = @stage,
+           retire_after_ms = @retireAfterMs, rollout = @rolloutJson, version = @version,
            updated_at = @updatedAt
          WHERE id = @id`,
       ),
@@ -249,9 +253,7 @@ export class RouteStore {
     return this.write(() => {
       const id = input.id ?? this.freeIdFor(input.pathPrefix);
       if (this.stmts.get.get(id)) throw new GatewayError('DUPLICATE_ID', `a route with id "${id}" already exists`);
-      const { id: _id, reason: _reason, resilience: patch, ...rest } = input;
-      const resilience = parseOrThrow(ResilienceSettings, mergeResilience(DEFAULT_RESILIENCE, patch), 'resilience');
-      return this.insert(id, { ...rest, resilience }, meta);
+      return this.insert(id, createdSettings(input), meta);
     });
   }
 
@@ -421,6 +423,9 @@ export function toRoute(row: RouteRow): Route {
     modernBackend: row.modern_backend,
     resilience: mergeResilience(DEFAULT_RESILIENCE, JSON.parse(row.resilience) as ResiliencePatch),
     shadow: JSON.parse(row.shadow) as unknown,
+    stage: row.stage,
+    retireAfterMs: row.retire_after_ms,
+    rollout: row.rollout === null ? null : (JSON.parse(row.rollout) as unknown),
     version: row.version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -428,11 +433,14 @@ export function toRoute(row: RouteRow): Route {
 }
 
 export function toHistoryEntry(row: HistoryRow): HistoryEntry {
-  return HistoryEntry.parse({ routeId: row.route_id, ...historyFields(row) });
+  const fields = historyFields(row);
+  const snapshot = (route: unknown) => route && withStage(route as Record<string, unknown>);
+  return HistoryEntry.parse({ routeId: row.route_id, ...fields, before: snapshot(fields.before), after: snapshot(fields.after) });
 }
 
 /** The named parameters the insert and update statements take. */
-function toRow(route: Route): Route & { resilienceJson: string; shadowJson: string } {
-  return { ...route, resilienceJson: JSON.stringify(route.resilience), shadowJson: JSON.stringify(route.shadow) };
+function toRow(route: Route): Route & { resilienceJson: string; shadowJson: string; rolloutJson: string | null } {
+  const rolloutJson = route.rollout === null ? null : JSON.stringify(route.rollout);
+  return { ...route, resilienceJson: JSON.stringify(route.resilience), shadowJson: JSON.stringify(route.shadow), rolloutJson };
 }
 

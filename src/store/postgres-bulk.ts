@@ -37,15 +37,18 @@ export class PgBulkRoutes {
   async update(changes: readonly { route: Route; settings: RouteSettings }[], meta: ChangeMeta): Promise<void> {
     for (const chunk of chunks(changes)) {
       const next = chunk.map(({ route, settings }) => ({ ...route, ...settings, version: route.version + 1, updatedAt: this.timestamp() }));
-      const [ids, prefixes, modes, percents, stickies, timeouts, bodies, resiliences, legacies, moderns, versions, , updated, shadows] = columns(next);
+      const [ids, prefixes, modes, percents, stickies, timeouts, bodies, resiliences, legacies, moderns, versions, , updated, shadows, stages, retires, rollouts] = columns(next);
       await this.db.query(
         `UPDATE routes AS r SET path_prefix = u.path_prefix, mode = u.mode, canary_percent = u.canary_percent, sticky_key = u.sticky_key,
            timeout_ms = u.timeout_ms, max_body_bytes = u.max_body_bytes, resilience = u.resilience, legacy_backend = u.legacy_backend,
-           modern_backend = u.modern_backend, version = u.version, updated_at = u.updated_at, shadow = u.shadow
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::int[], $12::text[], $13::text[])
-           AS u(id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, max_body_bytes, resilience, legacy_backend, modern_backend, version, updated_at, shadow)
+           modern_backend = u.modern_backend, version = u.version, updated_at = u.updated_at, shadow = u.shadow,
+           stage = u.stage, retire_after_ms = u.retire_after_ms, rollout = u.rollout
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::int[], $12::text[], $13::text[],
+                     $14::text[], $15::bigint[], $16::text[])
+           AS u(id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, max_body_bytes, resilience, legacy_backend, modern_backend, version, updated_at, shadow,
+                stage, retire_after_ms, rollout)
          WHERE r.id = u.id COLLATE "C"`,
-        [ids, prefixes, modes, percents, stickies, timeouts, bodies, resiliences, legacies, moderns, versions, updated, shadows],
+        [ids, prefixes, modes, percents, stickies, timeouts, bodies, resiliences, legacies, moderns, versions, updated, shadows, stages, retires, rollouts],
       );
       await this.history(chunk.map(({ route }, i) => ({ action: 'update', before: route, after: next[i]!, version: next[i]!.version })), meta);
     }
@@ -64,8 +67,10 @@ export class PgBulkRoutes {
         return { id, ...settings, version: (last.get(id) ?? 0) + 1, createdAt: now, updatedAt: now };
       });
       await this.db.query(
-        `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, max_body_bytes, resilience, legacy_backend, modern_backend, version, created_at, updated_at, shadow)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::int[], $12::text[], $13::text[], $14::text[])`,
+        `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, max_body_bytes, resilience, legacy_backend, modern_backend, version, created_at, updated_at, shadow,
+                             stage, retire_after_ms, rollout)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::int[], $12::text[], $13::text[], $14::text[],
+                              $15::text[], $16::bigint[], $17::text[])`,
         columns(routes),
       );
       await this.history(routes.map((r) => ({ action: 'create', before: null, after: r, version: r.version })), meta);
@@ -106,5 +111,8 @@ function columns(routes: readonly Route[]): unknown[][] {
     routes.map((r) => r.createdAt),
     routes.map((r) => r.updatedAt),
     routes.map((r) => JSON.stringify(r.shadow)),
+    routes.map((r) => r.stage),
+    routes.map((r) => r.retireAfterMs),
+    routes.map((r) => (r.rollout === null ? null : JSON.stringify(r.rollout))),
   ];
 }

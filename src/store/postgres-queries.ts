@@ -43,16 +43,18 @@ export class PgQueries {
 
   insertRoute = (r: Route) =>
     this.db.query(
-      `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, max_body_bytes, resilience, legacy_backend, modern_backend, version, created_at, updated_at, shadow)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-      [r.id, r.pathPrefix, r.mode, r.canaryPercent, r.stickyKey, r.timeoutMs, r.maxBodyBytes, JSON.stringify(r.resilience), r.legacyBackend, r.modernBackend, r.version, r.createdAt, r.updatedAt, JSON.stringify(r.shadow)],
+      `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, max_body_bytes, resilience, legacy_backend, modern_backend, version, created_at, updated_at, shadow,
+                           stage, retire_after_ms, rollout)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+      [r.id, r.pathPrefix, r.mode, r.canaryPercent, r.stickyKey, r.timeoutMs, r.maxBodyBytes, JSON.stringify(r.resilience), r.legacyBackend, r.modernBackend, r.version, r.createdAt, r.updatedAt, JSON.stringify(r.shadow), ...lifecycleColumns(r)],
     );
   updateRoute = (r: Route) =>
     this.db.query(
       `UPDATE routes SET path_prefix = $2, mode = $3, canary_percent = $4, sticky_key = $5, timeout_ms = $6, max_body_bytes = $7,
-         resilience = $8, legacy_backend = $9, modern_backend = $10, version = $11, updated_at = $12, shadow = $13
+         resilience = $8, legacy_backend = $9, modern_backend = $10, version = $11, updated_at = $12, shadow = $13,
+         stage = $14, retire_after_ms = $15, rollout = $16
        WHERE id = $1`,
-      [r.id, r.pathPrefix, r.mode, r.canaryPercent, r.stickyKey, r.timeoutMs, r.maxBodyBytes, JSON.stringify(r.resilience), r.legacyBackend, r.modernBackend, r.version, r.updatedAt, JSON.stringify(r.shadow)],
+      [r.id, r.pathPrefix, r.mode, r.canaryPercent, r.stickyKey, r.timeoutMs, r.maxBodyBytes, JSON.stringify(r.resilience), r.legacyBackend, r.modernBackend, r.version, r.updatedAt, JSON.stringify(r.shadow), ...lifecycleColumns(r)],
     );
   deleteRoute = (id: string) => this.db.query('DELETE FROM routes WHERE id = $1', [id]);
   insertRouteHistory = (routeId: string, h: HistoryColumns) => this.insertHistory('route_history', 'route_id', routeId, h);
@@ -78,4 +80,9 @@ export class PgQueries {
       [key, h.version, h.action, h.before, h.after, h.actor, h.reason, h.at],
     );
   }
+}
+
+/** The stage, retire delay and saved rollout plan columns of a route. */
+function lifecycleColumns(r: Route): unknown[] {
+  return [r.stage, r.retireAfterMs, r.rollout === null ? null : JSON.stringify(r.rollout)];
 }

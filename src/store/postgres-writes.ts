@@ -4,15 +4,12 @@ import { assertDeletable, assertUnused, assertUsable, backendNotFound, changedBa
 import { BackendCreate, DEFAULT_BACKEND_NAMES, definedOnly as definedBackend, type Backend, type BackendChanges, type Side } from '../backends/schema.js';
 import { toBackend, toRow, type BackendChangeMeta, type StartupSettings } from '../backends/store.js';
 import { GatewayError } from '../errors.js';
-import { changedSettings, idCandidates, rollbackSnapshot, sameSettings } from '../routing/change.js';
+import { changedSettings, createdSettings, idCandidates, rollbackSnapshot, sameSettings } from '../routing/change.js';
 import { LiveRowReader } from '../routing/live-row.js';
 import type { Plan } from '../routing/plan.js';
 import { settingsOf, type DesiredRoute } from '../routing/route-file.js';
 import {
-  DEFAULT_RESILIENCE,
-  ResilienceSettings,
   RouteCreate,
-  mergeResilience,
   type ChangeMeta,
   type HistoryAction,
   type Route,
@@ -43,9 +40,7 @@ export class PgWrites {
     const input = parseOrThrow(RouteCreate, raw);
     const id = input.id ?? (await this.freeIdFor(input.pathPrefix));
     if (await this.q.route(id)) throw new GatewayError('DUPLICATE_ID', `a route with id "${id}" already exists`);
-    const { id: _id, reason: _reason, resilience: patch, ...rest } = input;
-    const resilience = parseOrThrow(ResilienceSettings, mergeResilience(DEFAULT_RESILIENCE, patch), 'resilience');
-    return this.insert(id, { ...rest, resilience }, meta);
+    return this.insert(id, createdSettings(input), meta);
   }
 
   async update(id: string, changes: RouteChanges, meta: ChangeMeta, action: HistoryAction = 'update'): Promise<Route> {

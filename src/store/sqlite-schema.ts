@@ -97,6 +97,12 @@ export const MIGRATIONS: readonly string[] = [
      sample   TEXT NOT NULL
    );
    CREATE INDEX shadow_samples_by_route ON shadow_samples (route_id, seq);`,
+  // The route lifecycle (rollout/stage.ts): a stage, existing routes at their mode's; how long
+  // modern must serve before retiring (7 days); the saved rollout plan.
+  `ALTER TABLE routes ADD COLUMN stage TEXT NOT NULL DEFAULT 'legacy' CHECK (stage IN ('legacy', 'shadow', 'canary', 'modern', 'retired'));
+   UPDATE routes SET stage = mode;
+   ALTER TABLE routes ADD COLUMN retire_after_ms INTEGER NOT NULL DEFAULT 604800000 CHECK (retire_after_ms > 0);
+   ALTER TABLE routes ADD COLUMN rollout TEXT;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

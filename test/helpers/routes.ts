@@ -1,4 +1,4 @@
-import { DEFAULT_RESILIENCE, type Route } from '../../src/routing/schema.js';
+import { DEFAULT_RESILIENCE, DEFAULT_ROUTE_SETTINGS, type Route } from '../../src/routing/schema.js';
 import { DEFAULT_SHADOW_SETTINGS } from '../../src/shadow/settings.js';
 
 /** A complete Route for pure-logic tests; fields default to a legacy route. */
@@ -15,6 +15,9 @@ export function route(pathPrefix: string, fields: Partial<Route> = {}): Route {
     legacyBackend: 'legacy',
     modernBackend: 'modern',
     shadow: DEFAULT_SHADOW_SETTINGS,
+    stage: fields.mode ?? 'legacy',
+    retireAfterMs: DEFAULT_ROUTE_SETTINGS.retireAfterMs,
+    rollout: null,
     version: 1,
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',

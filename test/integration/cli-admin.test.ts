@@ -46,9 +46,9 @@ describe('strangler routes', () => {
 
     const list = await ok(['routes', 'list']);
     expect(list.split('\n')).toEqual([
-      expect.stringMatching(/^ID\s+PREFIX\s+MODE\s+CANARY\s+VERSION\s+UPDATED$/),
-      expect.stringMatching(/^orders\s+\/orders\s+legacy\s+-\s+1\s+\d{4}-/),
-      expect.stringMatching(/^users\s+\/users\s+canary\s+10%\s+1\s+\d{4}-/),
+      expect.stringMatching(/^ID\s+PREFIX\s+STAGE\s+MODE\s+CANARY\s+VERSION\s+UPDATED$/),
+      expect.stringMatching(/^orders\s+\/orders\s+legacy\s+legacy\s+-\s+1\s+\d{4}-/),
+      expect.stringMatching(/^users\s+\/users\s+canary\s+canary\s+10%\s+1\s+\d{4}-/),
     ]);
     expect((await json(['routes', 'list'])).routes.map((r: any) => r.id)).toEqual(['orders', 'users']);
     expect(await ok(['routes', 'get', 'users'])).toMatch(/^resilience\.breaker\.slowCallMs\s+800$/m);
@@ -62,9 +62,9 @@ describe('strangler routes', () => {
 
     const history = (await ok(['routes', 'history', 'orders'])).split('\n');
     expect(history[0]).toMatch(/^VERSION\s+ACTION\s+AT\s+ACTOR\s+REASON\s+CHANGES$/);
-    expect(history[1]).toMatch(/^6\s+rollback\s+.*mode legacy → modern$/);
-    expect(history).toContainEqual(expect.stringMatching(/^3\s+flip\s+\S+\s+\S+\s+all good\s+mode canary → modern$/));
-    expect(history).toContainEqual(expect.stringMatching(/^2\s+update\s+\S+\s+alice\s+-\s+mode legacy → canary, canaryPercent 0 → 50$/));
+    expect(history[1]).toMatch(/^6\s+rollback\s+.*mode legacy → modern, stage legacy → modern$/);
+    expect(history).toContainEqual(expect.stringMatching(/^3\s+flip\s+\S+\s+\S+\s+all good\s+mode canary → modern, stage canary → modern$/));
+    expect(history).toContainEqual(expect.stringMatching(/^2\s+update\s+\S+\s+alice\s+-\s+mode legacy → canary, canaryPercent 0 → 50, stage legacy → canary$/));
     expect(history.at(-1)).toMatch(/^1\s+create\s+\S+\s+\S+@\S+\s+first cut\s+created$/);
     expect((await json(['routes', 'history', 'orders'])).history).toHaveLength(6);
 

@@ -1,6 +1,10 @@
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GatewayError } from '../../src/errors.js';
 import { RouteSpec, desiredRoute } from '../../src/routing/route-file.js';
 import { openStore } from '../../src/store/open.js';
@@ -34,6 +38,30 @@ async function rejection(promise: Promise<unknown>): Promise<GatewayError> {
 describe.skipIf(!HAS_PG)('the PostgreSQL store', () => {
   it('has a migration for every SQLite one, so a schema version means the same on both', () => {
     expect(PG_MIGRATIONS).toHaveLength(MIGRATIONS.length);
+  });
+
+  it('migration 6 gives each existing route its mode as its stage (SQLite and PostgreSQL)', async () => {
+    const insert = `INSERT INTO routes (id, path_prefix, mode, canary_percent, sticky_key, timeout_ms, version, created_at, updated_at)
+                    VALUES ('m', '/m', 'modern', 0, 'cookie', 1000, 1, 'x', 'x'), ('s', '/s', 'shadow', 0, 'cookie', 1000, 1, 'x', 'x')`;
+    const url = await cluster.createDatabase();
+    const name = new URL(url).pathname.slice(1);
+    await cluster.sql(name, 'CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (5)');
+    for (const migration of PG_MIGRATIONS.slice(0, 5)) await cluster.sql(name, migration);
+    await cluster.sql(name, insert);
+    const dir = mkdtempSync(join(tmpdir(), 'sgw-migrate-'));
+    const file = join(dir, 'routes.db');
+    const old = new Database(file);
+    old.exec(`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (5); ${MIGRATIONS.slice(0, 5).join(';\n')}; ${insert}`);
+    old.close();
+    try {
+      for (const where of [url, file]) {
+        const store = await openStore(where, { clock, logger });
+        expect((await store.list()).map((r) => [r.id, r.mode, r.stage, r.retireAfterMs])).toEqual([['m', 'modern', 'modern', 604_800_000], ['s', 'shadow', 'shadow', 604_800_000]]);
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('ten gateways opening an empty database at once migrate it once', async () => {

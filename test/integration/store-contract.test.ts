@@ -247,6 +247,33 @@ describe.each(engines)('the store contract on $name', ({ database }) => {
     expect(await store.shadow.read('stock')).toMatchObject({ compared: 0, samples: [], noise: ['$.a', '$.b'], since: new Date(T0 + 1).toISOString() });
   });
 
+  it('keeps a route\'s stage (mode following it), retire delay and saved rollout plan; a retired route serves modern only', async () => {
+    const plain = await store.create({ pathPrefix: '/a', mode: 'canary', canaryPercent: 5 }, alice);
+    expect(plain).toMatchObject({ mode: 'canary', stage: 'canary', retireAfterMs: 7 * 86_400_000, rollout: null });
+    const route = await store.create({ pathPrefix: '/b', stage: 'shadow', retireAfterMs: 1000, rollout: { steps: [10, 100], holdMs: 50 } }, alice);
+    expect(route).toMatchObject({ mode: 'shadow', stage: 'shadow', retireAfterMs: 1000, rollout: { steps: [10, 100], holdMs: 50, checkMs: 10_000 } });
+    expect(await store.get('b')).toEqual(route);
+    const [live] = await store.liveRoutes(['b'], new LiveRowReader());
+    expect(live).toEqual(route);
+
+    const modern = await store.update('b', { stage: 'modern' }, alice, 'stage');
+    expect(modern).toMatchObject({ mode: 'modern', stage: 'modern', version: 2 });
+    expect((await store.update('b', { mode: 'canary' }, alice)).stage).toBe('canary');
+    await rejected(store.update('b', { stage: 'retired' }, alice), 'VALIDATION_FAILED');
+    const retired = await store.update('b', { stage: 'retired', resilience: { fallback: false } }, alice);
+    expect(retired).toMatchObject({ mode: 'modern', stage: 'retired' });
+    await rejected(store.update('b', { mode: 'legacy' }, alice), 'STAGE_RETIRED');
+    await rejected(store.update('b', { resilience: { fallback: true } }, alice), 'VALIDATION_FAILED');
+    await rejected(store.update('b', { stage: 'canary', mode: 'legacy' }, alice), 'VALIDATION_FAILED');
+    const history = await store.history('b');
+    expect(history.map((h) => [h.action, h.after?.stage])).toEqual([['update', 'retired'], ['update', 'canary'], ['stage', 'modern'], ['create', 'shadow']]);
+    expect((await store.rollback('b', 1, alice)).stage).toBe('shadow');
+
+    const plan = await store.apply([desiredRoute(RouteSpec.parse({ id: 'c', pathPrefix: '/c', stage: 'modern', rollout: { minRequests: 5 } }))], { prune: false, dryRun: false }, alice);
+    expect(plan.changes).toHaveLength(1);
+    expect(await store.get('c')).toMatchObject({ mode: 'modern', stage: 'modern', rollout: { minRequests: 5 } });
+  });
+
 });
 
 describe.runIf(engines.length === 2)('the same route files on both engines', () => {

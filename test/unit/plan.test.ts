@@ -33,6 +33,7 @@ describe('planChanges', () => {
         changes: [
           { field: 'mode', from: 'legacy', to: 'canary' },
           { field: 'canaryPercent', from: 0, to: 10 },
+          { field: 'stage', from: 'legacy', to: 'canary' },
         ],
       },
       { action: 'create', id: 'payments', settings: desired('payments', '/payments').settings },
