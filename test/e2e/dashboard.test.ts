@@ -134,6 +134,35 @@ describe.skipIf(!haveChromium())('dashboard in a browser', () => {
     }
   });
 
+  it('moves a route along its stages with the stage selector: a skip is refused with the reason, then made with force', async () => {
+    await createRoute({ id: 'life', pathPrefix: '/life' });
+    const { page } = await signedIn('#/routes/life');
+    try {
+      const move = async (stage: string) => {
+        await page.getByLabel('Stage', { exact: true }).selectOption(stage);
+        await page.getByRole('button', { name: 'Move stage…' }).click();
+        return page.getByRole('dialog');
+      };
+      let dialog = await move('canary');
+      expect(await dialog.textContent()).toContain('stage: legacy → canary');
+      await dialog.getByRole('button', { name: 'Move to canary' }).click();
+      await expect.poll(() => page.getByRole('alert').textContent()).toContain('skips "shadow"');
+      expect((await api('GET', '/routes/life')).body).toMatchObject({ stage: 'legacy', version: 1 });
+
+      await page.getByRole('button', { name: 'Reload the route' }).click();
+      await page.getByLabel(/force \(skip a stage/).check();
+      dialog = await move('canary');
+      expect(await dialog.textContent()).toContain('stage: legacy → canary (force)');
+      await dialog.getByRole('button', { name: 'Move to canary' }).click();
+      await page.getByRole('status').filter({ hasText: 'done' }).waitFor();
+      expect((await api('GET', '/routes/life')).body).toMatchObject({ stage: 'canary', mode: 'canary', version: 2 });
+      const [last] = (await api('GET', '/routes/life/history')).body.history;
+      expect([last.action, last.actor, last.reason]).toEqual(['stage', 'dashboard', expect.stringContaining('(force)')]);
+    } finally {
+      await closePage(page);
+    }
+  });
+
   it('moves a route to modern with the mode selector, then flips it back to legacy with one click and one confirmation', async () => {
     await createRoute({ id: 'pay', pathPrefix: '/pay' });
     const { page } = await signedIn('#/routes/pay');

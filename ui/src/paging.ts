@@ -4,7 +4,7 @@
  */
 import type { Route } from '../../src/routing/schema.js';
 
-export type IndexEntry = Pick<Route, 'id' | 'pathPrefix' | 'mode'>;
+export type IndexEntry = Pick<Route, 'id' | 'pathPrefix' | 'mode' | 'stage'>;
 
 /** Case-insensitive match on id or prefix. */
 export function matches(entry: IndexEntry, query: string): boolean {

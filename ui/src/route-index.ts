@@ -16,7 +16,7 @@ let cache: { entries: IndexEntry[]; complete: boolean; at: number } | undefined;
 export async function routeIndex(force = false): Promise<{ entries: IndexEntry[]; complete: boolean }> {
   if (!force && cache !== undefined && Date.now() - cache.at < FRESH_MS) return cache;
   const { items, complete } = await getAll<Route>('routes', 'routes', MAX_PAGES);
-  cache = { entries: items.map(({ id, pathPrefix, mode }) => ({ id, pathPrefix, mode })), complete, at: Date.now() };
+  cache = { entries: items.map(({ id, pathPrefix, mode, stage }) => ({ id, pathPrefix, mode, stage })), complete, at: Date.now() };
   return cache;
 }
 

@@ -32,12 +32,12 @@ describe('history diff', () => {
 });
 
 describe('overview paging', () => {
-  const entries: IndexEntry[] = ['/a', '/b', '/c', '/d', '/e'].map((p) => ({ id: p.slice(1), pathPrefix: p, mode: 'legacy' }));
+  const entries: IndexEntry[] = ['/a', '/b', '/c', '/d', '/e'].map((p) => ({ id: p.slice(1), pathPrefix: p, mode: 'legacy', stage: 'legacy' }));
 
   it('searches id and prefix, case-insensitively', () => {
     expect(entries.filter((e) => matches(e, ' C ')).map((e) => e.id)).toEqual(['c']);
     expect(entries.filter((e) => matches(e, '')).length).toBe(5);
-    expect(matches({ id: 'orders', pathPrefix: '/Shop/Orders', mode: 'legacy' }, '/shop')).toBe(true);
+    expect(matches({ id: 'orders', pathPrefix: '/Shop/Orders', mode: 'legacy', stage: 'legacy' }, '/shop')).toBe(true);
   });
 
   it('cuts positions into runs of consecutive rows, each read after the row before it', () => {

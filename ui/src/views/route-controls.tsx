@@ -4,6 +4,7 @@ import { call } from '../api.js';
 import type { PendingChange } from './confirm-dialog.js';
 
 const BASE_MODES = ['legacy', 'canary', 'modern'];
+const STAGES = ['legacy', 'shadow', 'canary', 'modern', 'retired'];
 
 /** The modes this gateway knows: `shadow` too where routes carry shadow settings. */
 function modesOf(route: Route): string[] {
@@ -11,16 +12,21 @@ function modesOf(route: Route): string[] {
 }
 
 /**
- * The canary slider and the mode selector. Moving them changes nothing; "Set" opens the
- * confirmation naming the change, and the PATCH carries the version this page shows (If-Match).
+ * The canary slider, the stage selector (the route's lifecycle, under its rules) and the mode
+ * selector. Moving them changes nothing; the button opens the confirmation naming the change, and
+ * the change carries the version this page shows (If-Match).
  */
 export function RouteControls({ route, propose }: { route: Route; propose: (change: PendingChange) => void }) {
   const [percent, setPercent] = useState(route.canaryPercent);
   const [mode, setMode] = useState<string>(route.mode);
+  const [stage, setStage] = useState<string>(route.stage);
+  const [force, setForce] = useState(false);
   useEffect(() => {
     setPercent(route.canaryPercent);
     setMode(route.mode);
-  }, [route.version, route.canaryPercent, route.mode]);
+    setStage(route.stage);
+    setForce(false);
+  }, [route.version, route.canaryPercent, route.mode, route.stage]);
 
   const patch = (body: Record<string, unknown>) => async (reason: string | undefined) =>
     void (await call('PATCH', `routes/${encodeURIComponent(route.id)}`, { body: { ...body, reason }, ifMatch: route.version }));
@@ -50,6 +56,21 @@ export function RouteControls({ route, propose }: { route: Route; propose: (chan
     });
   };
 
+  const changeStage = (event: Event) => {
+    event.preventDefault();
+    propose({
+      title: `Move ${route.id} to stage ${stage}`,
+      lines: [
+        `stage: ${route.stage} → ${stage}${force ? ' (force)' : ''}`,
+        ...(stage === 'retired' ? ['Retired: modern only; fallback and fall-through to legacy are turned off.'] : []),
+      ],
+      confirmLabel: `Move to ${stage}`,
+      danger: stage === 'modern' || stage === 'retired',
+      run: async (reason) =>
+        void (await call('POST', `routes/${encodeURIComponent(route.id)}/stage`, { body: { stage, force, reason }, ifMatch: route.version })),
+    });
+  };
+
   return (
     <section class="panel" aria-labelledby="controls-title">
       <h2 id="controls-title">Change</h2>
@@ -71,6 +92,24 @@ export function RouteControls({ route, propose }: { route: Route; propose: (chan
         <button type="submit" disabled={route.mode === 'canary' ? percent === route.canaryPercent : percent === 0}>
           Set canary…
         </button>
+      </form>
+      <form class="control" onSubmit={changeStage}>
+        <label for="stage">Stage</label>
+        <div class="slider-row">
+          <select id="stage" value={stage} onChange={(e) => setStage((e.target as HTMLSelectElement).value)}>
+            {STAGES.map((st) => (
+              <option key={st} value={st}>
+                {st}
+              </option>
+            ))}
+          </select>
+          <button type="submit" disabled={stage === route.stage}>
+            Move stage…
+          </button>
+        </div>
+        <label class="check">
+          <input type="checkbox" checked={force} onChange={(e) => setForce((e.target as HTMLInputElement).checked)} /> force (skip a stage, or leave retired)
+        </label>
       </form>
       <form class="control" onSubmit={changeMode}>
         <label for="mode">Mode</label>

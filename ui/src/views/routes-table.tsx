@@ -40,7 +40,8 @@ export function RoutesTable({ rows, numbers }: { rows: readonly IndexEntry[]; nu
         <tbody>
           {rows.map((row) => {
             const n: WithShadow | undefined = numbers.get(row.id);
-            const mode = n?.mode ?? row.mode;
+            // A retired route serves in modern mode: its stage says more.
+            const mode = row.stage === 'retired' ? 'retired' : (n?.mode ?? row.mode);
             const shadow = n?.shadow ?? null;
             return (
               <tr key={row.id} data-route={row.id}>
