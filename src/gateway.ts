@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { LiveBackends } from './backends/live-backends.js';
 import { allowedHostnames } from './admin/host-check.js';
@@ -12,6 +13,8 @@ import { BreakerRegistry } from './resilience/breaker-registry.js';
 import { HEDGE_REFRESH_MS, HedgeDelays } from './resilience/hedge-delay.js';
 import { TrustedProxies } from './proxy/trusted-proxies.js';
 import { LiveRoutes } from './routing/live-routes.js';
+import { RolloutDriver } from './rollout/driver.js';
+import { StepCounter } from './rollout/step-counter.js';
 import { FLUSH_MS, Shadowing } from './shadow/shadowing.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
@@ -79,6 +82,11 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
   shadowFlush.unref();
   const metrics = new GatewayMetrics({ routes, breakers, backends, clock, shadow });
   const traffic = new TrafficWindow(clock);
+  const stepCounter = new StepCounter();
+  const rollouts = new RolloutDriver(
+    { store, counter: stepCounter, clock, logger: logger.child({ component: 'rollout' }), shadowSummary: async (id) => (await shadow.summaries([id])).get(id) },
+    `${hostname()}:${process.pid}`,
+  );
   // Percentile-based hedge delays are computed here, once a second, never on the request path.
   const hedging = new HedgeDelays(traffic);
   // Only routes with recorded modern tries (those hedging on a percentile), never the whole table.
@@ -93,6 +101,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
       finished: (sample) => {
         metrics.record(sample);
         traffic.record(sample);
+        stepCounter.record(sample);
       },
       refused: (code) => metrics.recordRefused(code),
     },
@@ -119,6 +128,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     allowedHosts: allowedHostnames(config.adminHost, config.adminAllowedHosts),
     isDraining: () => draining,
     clock,
+    rollouts,
     uiDir: deps.uiDir,
   });
   try {
@@ -128,6 +138,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     await Promise.allSettled([proxy.close(0), admin.close()]);
     clearInterval(hedgeRefresh);
     clearInterval(shadowFlush);
+    rollouts.stop();
     routes.stop();
     await store.close();
     await backends.destroy();
@@ -147,6 +158,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
       await admin.close();
       clearInterval(hedgeRefresh);
       clearInterval(shadowFlush);
+      rollouts.stop();
       await shadow.close();
       routes.stop();
       await store.close();

@@ -20,6 +20,8 @@ import { DEFAULT_PAGE, MAX_PAGE } from './paging.js';
 import { renderDocsPage } from './docs-page.js';
 import { Healthz, Readyz } from './health.js';
 import { ShadowReport } from '../shadow/report.js';
+import { RolloutView } from '../rollout/view.js';
+import { RolloutStart } from './rollout.js';
 
 /**
  * Every schema the document names, with the side of the wire it describes: `input` schemas
@@ -32,6 +34,8 @@ const SCHEMAS = {
   RoutePatch: [RoutePatch, 'input'],
   RouteFlip: [RouteFlip, 'input'],
   RouteStageMove: [RouteStageMove, 'input'],
+  RolloutStart: [RolloutStart, 'input'],
+  Rollout: [RolloutView, 'output'],
   RouteRollback: [RouteRollback, 'input'],
   RouteDelete: [RouteDelete, 'input'],
   History: [z.object({ history: z.array(HistoryEntry) }), 'output'],
@@ -115,6 +119,22 @@ export const ENDPOINTS: readonly Endpoint[] = [
     ok: { status: 200, description: 'The route', schema: 'Route' },
     errors: [...CHANGE_ERRORS, 'STAGE_SKIPPED', 'STAGE_RETIRED', 'RETIRE_TOO_EARLY'],
   },
+  {
+    method: 'post',
+    path: '/routes/:id/rollout',
+    summary: 'Start a progressive rollout driven by this gateway (the plan given, else the route\'s saved one): from shadow (with a good enough match rate), canary, or legacy with force',
+    body: { schema: 'RolloutStart', required: false },
+    ok: { status: 200, description: 'The rollout', schema: 'Rollout' },
+    errors: ['VALIDATION_FAILED', 'INVALID_JSON', 'UNAUTHORIZED', 'ROUTE_NOT_FOUND', 'ROLLOUT_NOT_READY', 'ROLLOUT_RUNNING', 'UNSUPPORTED_MEDIA_TYPE'],
+  },
+  { method: 'get', path: '/routes/:id/rollout', summary: 'The rollout: step, percent, since, both sides\' window figures, the verdict and why, the leader', ok: { status: 200, description: 'The rollout', schema: 'Rollout' }, errors: ['UNAUTHORIZED', 'ROUTE_NOT_FOUND', 'ROLLOUT_NOT_RUNNING'] },
+  ...(['pause', 'resume', 'abort'] as const).map((action) => ({
+    method: 'post' as const,
+    path: `/routes/:id/rollout/${action}`,
+    summary: { pause: 'Hold the current step until resume', resume: 'Continue the paused step (the time paused does not count toward its hold)', abort: 'Stop the rollout and return the route to legacy' }[action],
+    ok: { status: 200, description: 'The rollout', schema: 'Rollout' as const },
+    errors: ['UNAUTHORIZED', 'ROUTE_NOT_FOUND', 'ROLLOUT_NOT_RUNNING'] as ErrorCode[],
+  })),
   {
     method: 'post',
     path: '/routes/:id/flip',

@@ -27,6 +27,8 @@ import { registerOpenApi } from './openapi.js';
 import { registerRoutes } from './routes.js';
 import { registerShadow } from './shadow.js';
 import { registerStage } from './stage.js';
+import { registerRollout } from './rollout.js';
+import type { RolloutDriver } from '../rollout/driver.js';
 import { systemClock, type Clock } from '../clock.js';
 import { registerStatus } from './status.js';
 import { isUiRoute, registerUi } from './ui.js';
@@ -46,6 +48,8 @@ export interface AdminOptions {
   /** The host names `Host` may carry (DNS rebinding defence); see allowedHostnames. */
   allowedHosts: ReadonlySet<string> | 'any';
   isDraining: () => boolean;
+  /** The rollouts this gateway drives; without it the rollout endpoints are not served. */
+  rollouts?: RolloutDriver | undefined;
   /** Time for the lifecycle rules (the retire delay); the system clock by default. */
   clock?: Clock | undefined;
   /** The built dashboard (dist/ui); by default found next to the code. */
@@ -102,6 +106,7 @@ export function registerEndpoints(app: FastifyInstance, options: AdminOptions): 
   registerRoutes(app, options);
   registerShadow(app, options);
   registerStage(app, options, () => (options.clock ?? systemClock).now());
+  if (options.rollouts !== undefined) registerRollout(app, options.rollouts);
   registerBackends(app, options);
   registerApply(app, options);
   registerBreakers(app, options);

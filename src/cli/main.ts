@@ -7,6 +7,7 @@ import { applyCommand, exportCommand } from './route-file.js';
 import { ROUTES_USAGE, routesCommand } from './routes.js';
 import { serve } from './serve.js';
 import { SHADOW_USAGE, shadowCommand } from './shadow.js';
+import { ROLLOUT_USAGE, rolloutCommand } from './rollout.js';
 import { statusCommand } from './status.js';
 
 const HELP = `strangler: an HTTP gateway for strangler-fig migrations
@@ -17,6 +18,7 @@ Usage:
   ${BACKENDS_USAGE}
   strangler status            the migration at a glance
   ${SHADOW_USAGE}  what shadow mode found on a route (clear: start over)
+  ${ROLLOUT_USAGE}  a progressive rollout driven by the gateway
   strangler breakers [reset <routeId>]
   strangler export [--json] > routes.yaml
   strangler apply -f <file|-> [--dry-run] [--prune]
@@ -104,6 +106,8 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv): Promise<number>
       return statusCommand(rest, env);
     case 'shadow':
       return shadowCommand(rest, env);
+    case 'rollout':
+      return rolloutCommand(rest, env);
     case 'backup':
       return backup(rest, env);
     case undefined:
