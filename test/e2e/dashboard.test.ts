@@ -304,6 +304,34 @@ describe.skipIf(!haveChromium())('dashboard in a browser', () => {
     }
   });
 
+  it('shows a running rollout and pauses, resumes and aborts it, each after a confirmation', async () => {
+    const plan = { steps: [10, 100], holdMs: 600_000, checkMs: 100, minRequests: 1_000 };
+    await createRoute({ id: 'ship', pathPrefix: '/ship', stage: 'canary', canaryPercent: 5 });
+    expect((await api('POST', '/routes/ship/rollout', { plan })).status).toBe(200);
+    const { page } = await signedIn('#/routes/ship');
+    try {
+      const panel = page.getByRole('region', { name: 'Rollout' });
+      await panel.waitFor();
+      expect(await panel.locator('[data-stat="rollout-status"]').textContent()).toBe('running');
+      expect(await panel.locator('[data-stat="rollout-step"]').textContent()).toBe('1 of 2 (10% to modern)');
+      await expect.poll(() => panel.locator('[data-stat="rollout-verdict"]').textContent(), { timeout: 10_000 }).toContain('waiting for traffic');
+      const act = async (button: string, confirm: string, status: string) => {
+        await panel.getByRole('button', { name: button }).click();
+        await page.getByRole('dialog').getByRole('button', { name: confirm }).click();
+        await expect.poll(async () => (await api('GET', '/routes/ship/rollout')).body.status).toBe(status);
+        // The panel polls every few seconds.
+        await expect.poll(() => panel.locator('[data-stat="rollout-status"]').textContent(), { timeout: 10_000 }).toBe(status);
+      };
+      await act('Pause…', 'Pause the rollout', 'paused');
+      await act('Resume…', 'Resume the rollout', 'running');
+      await act('Abort…', 'Abort the rollout', 'aborted');
+      expect((await api('GET', '/routes/ship')).body).toMatchObject({ mode: 'legacy' });
+      expect(await panel.getByRole('button', { name: 'Abort…' }).count()).toBe(0);
+    } finally {
+      await closePage(page);
+    }
+  });
+
   it('is readable at phone width: nothing but the tables scrolls sideways', async () => {
     for (const hash of ['#/', '#/routes/orders', '#/backends']) {
       const { page } = await signedIn(hash, { width: 390, height: 844 });

@@ -13,6 +13,7 @@ import { RouteControls } from './route-controls.js';
 import { RouteHistory } from './route-history.js';
 import { RouteSettings } from './route-settings.js';
 import { SideTable } from './side-table.js';
+import { RolloutPanel } from './rollout-panel.js';
 import { ShadowPanel } from './shadow-panel.js';
 
 interface Live {
@@ -121,6 +122,7 @@ export function RoutePage({ id }: { id: string }) {
         <RouteControls route={route} propose={propose} />
         <BreakerPanel routeId={route.id} breaker={live.breaker} propose={propose} />
         <ShadowPanel routeId={route.id} mode={route.mode} propose={propose} />
+        <RolloutPanel routeId={route.id} propose={propose} />
         <RouteSettings route={route} />
       </div>
       <RouteHistory route={route} history={history} propose={propose} />
