@@ -13,7 +13,7 @@ export interface OpenStoreOptions {
   poolSize?: number | undefined;
   /** PostgreSQL: the longest any statement may run. */
   statementTimeoutMs?: number | undefined;
-  /** PostgreSQL: LISTEN for other gateways' changes (default true; an apply worker does not). */
+  /** PostgreSQL: LISTEN for other gateways' changes (default true; an apply process does not). */
   listen?: boolean | undefined;
 }
 

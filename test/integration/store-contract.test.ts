@@ -154,7 +154,7 @@ describe.each(engines)('the store contract on $name', ({ database }) => {
     expect(bad).toMatchObject({ ok: false, code: 'INVALID_JSON' });
   });
 
-  it('a route file over the in-thread size is applied by a worker thread with its own connection, and the store hears of it', async () => {
+  it('a route file over the in-thread size is applied by a child process with its own connection, and the store hears of it', async () => {
     let heard = 0;
     const off = store.onChange(() => heard++);
     const file = { routes: [{ id: 'w1', pathPrefix: '/w1' }, { id: 'w2', pathPrefix: '/w2' }], reason: 'from a worker' };
