@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, isGatewayError } from '../errors.js';
 import type { Logger } from 'pino';
 import type { RouteChanges } from '../routing/store.js';
 import type { Store } from '../store/store.js';
@@ -17,6 +17,8 @@ interface Entry {
   state: RolloutState;
   timer: NodeJS.Timeout | undefined;
   busy: Promise<void>;
+  /** The route's version after the rollout's last move: a move expects it, so a change someone else made meanwhile is never overwritten. */
+  version: number;
   /** The window as it was when the rollout ended: what its last verdict read. */
   final?: RolloutView['window'];
 }
@@ -53,7 +55,7 @@ export class RolloutDriver {
     const matchRate = shadow === undefined || shadow.compared === 0 ? null : shadow.matched / shadow.compared;
     const started = startRollout(plan, { stage: route.stage, shadow: shadow === undefined ? null : { matchRate, compared: shadow.compared }, force }, clock.now());
     if ('refusal' in started) throw new GatewayError(started.refusal.code, started.refusal.message);
-    const entry: Entry = { state: started.state, timer: undefined, busy: Promise.resolve() };
+    const entry: Entry = { state: started.state, timer: undefined, busy: Promise.resolve(), version: route.version };
     this.rollouts.set(routeId, entry);
     await this.move(routeId, started.move, `${started.move.reason} (by ${who})`);
     entry.timer = setInterval(() => void this.check(routeId), plan.checkMs);
@@ -80,7 +82,8 @@ export class RolloutDriver {
     const aborted = abortRollout(entry.state, who);
     if ('refusal' in aborted) throw new GatewayError(aborted.refusal.code, aborted.refusal.message);
     entry.state = aborted.state;
-    await this.move(routeId, aborted.move, aborted.move.reason);
+    // An abort returns the route to legacy whatever changed meanwhile: it is the way out.
+    await this.move(routeId, aborted.move, aborted.move.reason, false);
     return this.view(routeId);
   }
 
@@ -110,6 +113,9 @@ export class RolloutDriver {
     const entry = this.rollouts.get(routeId)!;
     entry.busy = entry.busy.then(async () => {
       if (entry.state.status !== 'running') return;
+      // A change someone else made (a flip, a PATCH, a delete) ends the rollout before it judges anything.
+      const route = await this.options.store.get(routeId);
+      if (route?.version !== entry.version) return this.stopChangedElsewhere(routeId);
       const result = tick(entry.state, this.window(routeId), this.options.clock.now());
       entry.state = result.state;
       if (result.move !== undefined) await this.move(routeId, result.move, result.move.reason);
@@ -118,14 +124,34 @@ export class RolloutDriver {
   }
 
   /** A move as a route change: the stage and canary share, one history row by `rollout`. */
-  private async move(routeId: string, move: Move, reason: string): Promise<void> {
+  private async move(routeId: string, move: Move, reason: string, guarded = true): Promise<void> {
     const entry = this.rollouts.get(routeId)!;
     const changes: RouteChanges = { stage: move.stage, canaryPercent: move.stage === 'canary' ? move.percent : 0 };
-    await this.options.store.update(routeId, changes, { actor: ROLLOUT_ACTOR, reason }, 'rollout');
+    const meta = { actor: ROLLOUT_ACTOR, reason, ...(guarded && { expectedVersion: entry.version }) };
+    try {
+      entry.version = (await this.options.store.update(routeId, changes, meta, 'rollout')).version;
+    } catch (err) {
+      // Someone changed the route (a flip to legacy at 3 a.m., say) or deleted it: theirs stands.
+      if (guarded && isGatewayError(err) && (err.code === 'VERSION_CONFLICT' || err.code === 'ROUTE_NOT_FOUND')) return this.stopChangedElsewhere(routeId);
+      throw err;
+    }
     this.options.logger.info({ route: routeId, move: move.kind, stage: move.stage, percent: move.percent, reason }, 'rollout moved the route');
     if (entry.state.status === 'running' || entry.state.status === 'paused') return this.options.counter.watch(routeId);
+    this.end(entry, routeId);
+  }
+
+  private end(entry: Entry, routeId: string): void {
     clearInterval(entry.timer);
     entry.final = this.window(routeId);
     this.options.counter.unwatch(routeId);
+  }
+
+  /** The route changed under the rollout: it stops, and leaves the route as the other change set it. */
+  private stopChangedElsewhere(routeId: string): void {
+    const entry = this.rollouts.get(routeId)!;
+    const reason = `the route was changed by someone else during the rollout (after version ${entry.version}): the rollout stopped and left the route as they set it`;
+    entry.state = { ...entry.state, status: 'aborted', verdict: { kind: 'fail', reason, at: this.options.clock.now() } };
+    this.options.logger.warn({ route: routeId, version: entry.version }, 'rollout stopped: the route was changed by someone else');
+    this.end(entry, routeId);
   }
 }

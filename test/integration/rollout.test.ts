@@ -90,6 +90,20 @@ describe('a rollout driven by the gateway', () => {
     console.log(`[figures] rollout: modern failing at 50% → rolled back to legacy in ${Math.round(ms)} ms (checkMs ${PLAN.checkMs}, ${after.body.window.modern.requests} modern requests in the window)`);
   });
 
+  it('stops, and leaves the route alone, when someone else changes it mid-rollout (a flip to legacy is never undone)', async () => {
+    await gatewayWithModern({ now: false });
+    await call('POST', '/routes/orders/rollout', {});
+    expect((await call('POST', '/routes/orders/flip', { to: 'legacy', reason: '3 a.m.' })).status).toBe(200);
+    // The next check sees a version the rollout did not write (and a move would expect the one it wrote).
+    const after = await until(() => call('GET', '/routes/orders/rollout'), (r) => r.body.status !== 'running');
+    expect(after.body).toMatchObject({ status: 'aborted', verdict: { kind: 'fail' } });
+    expect(after.body.verdict.reason).toBe('the route was changed by someone else during the rollout (after version 2): the rollout stopped and left the route as they set it');
+    await new Promise((r) => setTimeout(r, 3 * PLAN.holdMs));
+    expect((await call('GET', '/routes/orders')).body).toMatchObject({ stage: 'legacy', mode: 'legacy' });
+    const [last] = (await call('GET', '/routes/orders/history')).body.history;
+    expect([last.action, last.actor]).toEqual(['flip', 'alice']);
+  });
+
   it('pauses, resumes and aborts; refuses a start from legacy without force, and a second start', async () => {
     await gatewayWithModern({ now: false });
     expect(await call('GET', '/routes/orders/rollout')).toMatchObject({ status: 409, body: { error: { code: 'ROLLOUT_NOT_RUNNING' } } });
