@@ -51,30 +51,27 @@ export class LiveRowReader {
   }
 
   private rolloutOf(json: string): RolloutPlan {
-    let plan = this.rollout.get(json);
-    if (plan === undefined) {
-      plan = deepFreeze(RolloutPlan.parse(JSON.parse(json)));
-      if (this.rollout.size < 10_000) this.rollout.set(json, plan);
-    }
-    return plan;
+    return interned(this.rollout, json, () => RolloutPlan.parse(JSON.parse(json)));
   }
 
   private shadowOf(json: string): ShadowSettings {
-    let settings = this.shadow.get(json);
-    if (settings === undefined) {
-      settings = deepFreeze(ShadowSettings.parse(JSON.parse(json)));
-      if (this.shadow.size < 10_000) this.shadow.set(json, settings);
-    }
-    return settings;
+    return interned(this.shadow, json, () => ShadowSettings.parse(JSON.parse(json)));
   }
 
   private resilienceOf(json: string): ResilienceSettings {
-    let settings = this.resilience.get(json);
-    if (settings === undefined) {
-      settings = deepFreeze(ResilienceSettings.parse(mergeResilience(DEFAULT_RESILIENCE, JSON.parse(json) as ResiliencePatch)));
-      // Bounded: distinct documents are few in practice; a table of all-different ones still reads correctly.
-      if (this.resilience.size < 10_000) this.resilience.set(json, settings);
-    }
-    return settings;
+    return interned(this.resilience, json, () => ResilienceSettings.parse(mergeResilience(DEFAULT_RESILIENCE, JSON.parse(json) as ResiliencePatch)));
   }
+}
+
+/**
+ * The frozen settings object for a JSON document, parsed once per distinct document. Bounded:
+ * distinct documents are few in practice; a table of all-different ones still reads correctly.
+ */
+function interned<T extends object>(cache: Map<string, T>, json: string, parse: () => T): T {
+  let settings = cache.get(json);
+  if (settings === undefined) {
+    settings = deepFreeze(parse());
+    if (cache.size < 10_000) cache.set(json, settings);
+  }
+  return settings;
 }
