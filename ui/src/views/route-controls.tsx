@@ -3,12 +3,28 @@ import type { Route } from '../../../src/routing/schema.js';
 import { call } from '../api.js';
 import type { PendingChange } from './confirm-dialog.js';
 
-const BASE_MODES = ['legacy', 'canary', 'modern'];
+const MODES = ['legacy', 'canary', 'modern', 'shadow'];
 const STAGES = ['legacy', 'shadow', 'canary', 'modern', 'retired'];
 
-/** The modes this gateway knows: `shadow` too where routes carry shadow settings. */
-function modesOf(route: Route): string[] {
-  return 'shadow' in route ? [...BASE_MODES, 'shadow'] : BASE_MODES;
+/** A labelled selector and the button that proposes the change (disabled while nothing changed). */
+function Choice(props: { id: string; label: string; options: string[]; value: string; current: string; button: string; onChange: (v: string) => void }) {
+  return (
+    <>
+      <label for={props.id}>{props.label}</label>
+      <div class="slider-row">
+        <select id={props.id} value={props.value} onChange={(e) => props.onChange((e.target as HTMLSelectElement).value)}>
+          {props.options.map((o) => (
+            <option key={o} value={o}>
+              {o}
+            </option>
+          ))}
+        </select>
+        <button type="submit" disabled={props.value === props.current}>
+          {props.button}
+        </button>
+      </div>
+    </>
+  );
 }
 
 /**
@@ -94,37 +110,13 @@ export function RouteControls({ route, propose }: { route: Route; propose: (chan
         </button>
       </form>
       <form class="control" onSubmit={changeStage}>
-        <label for="stage">Stage</label>
-        <div class="slider-row">
-          <select id="stage" value={stage} onChange={(e) => setStage((e.target as HTMLSelectElement).value)}>
-            {STAGES.map((st) => (
-              <option key={st} value={st}>
-                {st}
-              </option>
-            ))}
-          </select>
-          <button type="submit" disabled={stage === route.stage}>
-            Move stage…
-          </button>
-        </div>
+        <Choice id="stage" label="Stage" options={STAGES} value={stage} current={route.stage} button="Move stage…" onChange={setStage} />
         <label class="check">
           <input type="checkbox" checked={force} onChange={(e) => setForce((e.target as HTMLInputElement).checked)} /> force (skip a stage, or leave retired)
         </label>
       </form>
       <form class="control" onSubmit={changeMode}>
-        <label for="mode">Mode</label>
-        <div class="slider-row">
-          <select id="mode" value={mode} onChange={(e) => setMode((e.target as HTMLSelectElement).value)}>
-            {modesOf(route).map((m) => (
-              <option key={m} value={m}>
-                {m}
-              </option>
-            ))}
-          </select>
-          <button type="submit" disabled={mode === route.mode}>
-            Change mode…
-          </button>
-        </div>
+        <Choice id="mode" label="Mode" options={MODES} value={mode} current={route.mode} button="Change mode…" onChange={setMode} />
       </form>
     </section>
   );
