@@ -24,6 +24,7 @@ export const ERRORS = {
   RETIRE_TOO_EARLY: { status: 409, message: 'The route may not retire yet' },
   ROLLOUT_NOT_READY: { status: 409, message: 'The route cannot start a rollout now' },
   ROLLOUT_NOT_RUNNING: { status: 409, message: 'No rollout is running on the route' },
+  ROLLOUT_NOT_FOUND: { status: 404, message: 'The route has never had a rollout' },
   ROLLOUT_RUNNING: { status: 409, message: 'A rollout is already running on the route' },
   DUPLICATE_BACKEND: { status: 409, message: 'A backend with this name already exists' },
   BACKEND_IN_USE: { status: 409, message: 'Routes use this backend' },

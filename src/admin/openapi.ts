@@ -122,18 +122,18 @@ export const ENDPOINTS: readonly Endpoint[] = [
   {
     method: 'post',
     path: '/routes/:id/rollout',
-    summary: 'Start a progressive rollout driven by this gateway (the plan given, else the route\'s saved one): from shadow (with a good enough match rate), canary, or legacy with force',
+    summary: 'Start a progressive rollout, driven by whichever gateway holds its lease (the plan given, else the route\'s saved one): from shadow (with a good enough match rate), canary, or legacy with force',
     body: { schema: 'RolloutStart', required: false },
     ok: { status: 200, description: 'The rollout', schema: 'Rollout' },
     errors: ['VALIDATION_FAILED', 'INVALID_JSON', 'UNAUTHORIZED', 'ROUTE_NOT_FOUND', 'ROLLOUT_NOT_READY', 'ROLLOUT_RUNNING', 'UNSUPPORTED_MEDIA_TYPE'],
   },
-  { method: 'get', path: '/routes/:id/rollout', summary: 'The rollout: step, percent, since, both sides\' window figures, the verdict and why, the leader', ok: { status: 200, description: 'The rollout', schema: 'Rollout' }, errors: ['UNAUTHORIZED', 'ROUTE_NOT_FOUND', 'ROLLOUT_NOT_RUNNING'] },
+  { method: 'get', path: '/routes/:id/rollout', summary: 'The rollout: step, percent, since, both sides\' window figures over every gateway, the verdict and why, the leader', ok: { status: 200, description: 'The rollout', schema: 'Rollout' }, errors: ['UNAUTHORIZED', 'ROUTE_NOT_FOUND', 'ROLLOUT_NOT_FOUND'] },
   ...(['pause', 'resume', 'abort'] as const).map((action) => ({
     method: 'post' as const,
     path: `/routes/:id/rollout/${action}`,
     summary: { pause: 'Hold the current step until resume', resume: 'Continue the paused step (the time paused does not count toward its hold)', abort: 'Stop the rollout and return the route to legacy' }[action],
     ok: { status: 200, description: 'The rollout', schema: 'Rollout' as const },
-    errors: ['UNAUTHORIZED', 'ROUTE_NOT_FOUND', 'ROLLOUT_NOT_RUNNING'] as ErrorCode[],
+    errors: ['UNAUTHORIZED', 'ROUTE_NOT_FOUND', 'ROLLOUT_NOT_FOUND', 'ROLLOUT_NOT_RUNNING', 'VERSION_CONFLICT'] as ErrorCode[],
   })),
   {
     method: 'post',

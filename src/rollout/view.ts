@@ -16,9 +16,11 @@ export const RolloutView = z.object({
   /** Legacy's figures over the step before: what the 100% step is judged against. */
   baseline: Figures.nullable(),
   verdict: z.object({ kind: z.enum(['pass', 'fail', 'wait']), reason: z.string(), at: z.number() }).nullable(),
-  /** The current step's figures, summed over this gateway's requests; at the end, those the last verdict read. */
+  /** The current step's figures, summed over every gateway's requests; at the end, those the last verdict read. */
   window: z.object({ modern: Figures, legacy: Figures }),
-  /** The gateway driving the rollout (host:pid). */
+  /** The gateway driving the rollout (host:pid), the holder of its lease in the store. */
   leader: z.string(),
+  /** Until when the leader's lease runs (ms since the epoch); another gateway takes over once it has passed. */
+  leaseUntil: z.number(),
 });
 export type RolloutView = z.infer<typeof RolloutView>;

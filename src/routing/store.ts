@@ -309,8 +309,13 @@ export class RouteStore {
    * Applies `changes` as a new version. A change that alters nothing records nothing and
    * returns the route as it is, so repeating a call is harmless.
    */
-  update(id: string, changes: RouteChanges, meta: ChangeMeta, action: HistoryAction = 'update'): Route {
-    return this.write(() => this.applyChange(this.current(id, meta), changes, meta, action));
+  update(id: string, changes: RouteChanges, meta: ChangeMeta, action: HistoryAction = 'update', also?: (after: Route) => void): Route {
+    return this.write(() => {
+      const after = this.applyChange(this.current(id, meta), changes, meta, action);
+      // A companion write (a rollout's state) commits or fails with the change.
+      also?.(after);
+      return after;
+    });
   }
 
   /** Restores the settings a route had at `toVersion` (default: the version before the current one). */
@@ -404,7 +409,8 @@ export class RouteStore {
     return result;
   }
 
-  private timestamp(): string {
+  /** Now, as the store writes it. */
+  timestamp(): string {
     return new Date(this.clock.now()).toISOString();
   }
 }

@@ -85,6 +85,24 @@ export const PG_MIGRATIONS: readonly string[] = [
    UPDATE routes SET stage = mode;
    ALTER TABLE routes ADD COLUMN retire_after_ms BIGINT NOT NULL DEFAULT 604800000 CHECK (retire_after_ms > 0);
    ALTER TABLE routes ADD COLUMN rollout TEXT;`,
+  // Rollouts shared by the gateways on one database (rollout/postgres-rollout-store.ts).
+  `CREATE TABLE rollouts (
+     route_id    TEXT COLLATE "C" PRIMARY KEY,
+     status      TEXT NOT NULL,
+     record      TEXT NOT NULL,
+     revision    BIGINT NOT NULL,
+     leader      TEXT,
+     lease_until BIGINT NOT NULL,
+     updated_at  TEXT NOT NULL
+   );
+   CREATE TABLE rollout_windows (
+     route_id TEXT COLLATE "C" NOT NULL,
+     gateway  TEXT NOT NULL,
+     step     BIGINT NOT NULL,
+     counts   TEXT NOT NULL,
+     at       BIGINT NOT NULL,
+     PRIMARY KEY (route_id, gateway)
+   );`,
 ];
 
 /** Advisory lock keys (two int4s: the application, then the purpose), shared by every gateway on the database. */

@@ -14,6 +14,8 @@ import { PgQueries } from './postgres-queries.js';
 import { LOCK_APP, WRITE_LOCK, migratePostgres } from './postgres-schema.js';
 import { isConnectionError, redactUrl } from './postgres-url.js';
 import { PgWrites } from './postgres-writes.js';
+import { PostgresRolloutStore, writeRolloutWith } from '../rollout/postgres-rollout-store.js';
+import type { RolloutStore } from '../rollout/rollout-store.js';
 import { PostgresShadowStore } from '../shadow/postgres-shadow-store.js';
 import type { ShadowStore } from '../shadow/shadow-store.js';
 import type { BackendStoreApi, Store, StoreHealth } from './store.js';
@@ -43,6 +45,7 @@ export class PostgresStore implements Store {
   readonly engine = 'postgres';
   readonly backends: BackendStoreApi;
   readonly shadow: ShadowStore;
+  readonly rollouts: RolloutStore;
   private readonly listeners = new Set<() => void>();
   private readonly reads: PgQueries;
   private readonly pageReader = new LiveRowReader();
@@ -60,6 +63,7 @@ export class PostgresStore implements Store {
   ) {
     this.reads = new PgQueries(pool);
     this.shadow = new PostgresShadowStore(pool);
+    this.rollouts = new PostgresRolloutStore(pool, () => this.timestamp());
     this.backends = {
       list: () => this.read((w) => w.backendList()),
       get: (name) => this.read((w) => w.backend(name)),
@@ -161,7 +165,12 @@ export class PostgresStore implements Store {
       return rows.map(toHistoryEntry);
     });
   create: Store['create'] = (raw, meta) => this.write((w) => w.create(raw, meta));
-  update: Store['update'] = (id, changes, meta, action) => this.write((w) => w.update(id, changes, meta, action));
+  update: Store['update'] = (id, changes, meta, action, rollout) =>
+    this.write(async (w, client) => {
+      const after = await w.update(id, changes, meta, action);
+      if (rollout !== undefined) await writeRolloutWith(client, rollout, after.version, this.timestamp());
+      return after;
+    });
   rollback: Store['rollback'] = (id, toVersion, meta) => this.write((w) => w.rollback(id, toVersion, meta));
   delete: Store['delete'] = (id, meta) => this.write((w) => w.delete(id, meta));
   // A dry run runs the same code in a read-only transaction and rolls it back: it writes nothing and wakes nobody.
@@ -186,7 +195,7 @@ export class PostgresStore implements Store {
    * Runs `fn` in one transaction holding the write lock, announces the new feed position on
    * commit, then tells this process's listeners. `rollback` (a dry run) undoes it instead.
    */
-  private async write<T>(fn: (w: PgWrites) => Promise<T>, rollback = false): Promise<T> {
+  private async write<T>(fn: (w: PgWrites, client: pg.PoolClient) => Promise<T>, rollback = false): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
@@ -204,7 +213,7 @@ export class PostgresStore implements Store {
         await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_APP, WRITE_LOCK]);
       }
       const timestamp = () => this.timestamp();
-      const result = await fn(new PgWrites(new PgQueries(client), timestamp, new PgBulkRoutes(client, timestamp)));
+      const result = await fn(new PgWrites(new PgQueries(client), timestamp, new PgBulkRoutes(client, timestamp)), client);
       if (rollback) {
         await client.query('ROLLBACK');
         return result;

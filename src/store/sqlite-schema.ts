@@ -103,6 +103,25 @@ export const MIGRATIONS: readonly string[] = [
    UPDATE routes SET stage = mode;
    ALTER TABLE routes ADD COLUMN retire_after_ms INTEGER NOT NULL DEFAULT 604800000 CHECK (retire_after_ms > 0);
    ALTER TABLE routes ADD COLUMN rollout TEXT;`,
+  // Rollouts shared by the gateways on one database (rollout/rollout-store.ts): each route's
+  // latest rollout with its lease, and each gateway's counts for the current step.
+  `CREATE TABLE rollouts (
+     route_id    TEXT PRIMARY KEY,
+     status      TEXT NOT NULL,
+     record      TEXT NOT NULL,
+     revision    INTEGER NOT NULL,
+     leader      TEXT,
+     lease_until INTEGER NOT NULL,
+     updated_at  TEXT NOT NULL
+   );
+   CREATE TABLE rollout_windows (
+     route_id TEXT NOT NULL,
+     gateway  TEXT NOT NULL,
+     step     INTEGER NOT NULL,
+     counts   TEXT NOT NULL,
+     at       INTEGER NOT NULL,
+     PRIMARY KEY (route_id, gateway)
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import { RouteStore } from '../routing/store.js';
+import { SqliteRolloutStore } from '../rollout/rollout-store.js';
 import { SqliteShadowStore, type ShadowStore } from '../shadow/shadow-store.js';
 import { runApplyJob } from './apply-job.js';
 import { applyOffProcess } from './off-process.js';
@@ -16,12 +17,14 @@ export class SqliteStore implements Store {
   readonly health = OK;
   readonly backends: BackendStoreApi;
   readonly shadow: ShadowStore;
+  readonly rollouts: SqliteRolloutStore;
 
   constructor(
     readonly sync: RouteStore,
     private readonly busyTimeoutMs = 5_000,
   ) {
     this.shadow = new SqliteShadowStore(sync.connection);
+    this.rollouts = new SqliteRolloutStore(sync.connection, () => sync.timestamp());
     const b = sync.backends;
     this.backends = {
       list: async () => b.list(),
@@ -70,7 +73,8 @@ export class SqliteStore implements Store {
   get: Store['get'] = async (id) => this.sync.get(id);
   history: Store['history'] = async (id) => this.sync.history(id);
   create: Store['create'] = async (raw, meta) => this.sync.create(raw, meta);
-  update: Store['update'] = async (id, changes, meta, action) => this.sync.update(id, changes, meta, action);
+  update: Store['update'] = async (id, changes, meta, action, rollout) =>
+    this.sync.update(id, changes, meta, action, rollout && ((after) => this.rollouts.writeWith(rollout, after.version)));
   rollback: Store['rollback'] = async (id, toVersion, meta) => this.sync.rollback(id, toVersion, meta);
   delete: Store['delete'] = async (id, meta) => this.sync.delete(id, meta);
   apply: Store['apply'] = async (desired, options, meta) => this.sync.apply(desired, options, meta);

@@ -6,6 +6,7 @@ import type { Plan } from '../routing/plan.js';
 import type { DesiredRoute } from '../routing/route-file.js';
 import type { ApplyOptions, FeedPosition, RouteChanges } from '../routing/store.js';
 import type { ChangeMeta, HistoryAction, HistoryEntry, Route, RouteCreate } from '../routing/schema.js';
+import type { RolloutStore, RolloutWrite } from '../rollout/rollout-store.js';
 import type { ShadowStore } from '../shadow/shadow-store.js';
 import type { ApplyJob, ApplyOutcome } from './apply-job.js';
 
@@ -42,6 +43,8 @@ export interface Store {
   readonly backends: BackendStoreApi;
   /** Shadow mode's counts and samples, in the same database. */
   readonly shadow: ShadowStore;
+  /** Rollouts and their leases, in the same database. */
+  readonly rollouts: RolloutStore;
   close(): Promise<void>;
   /** Called after a change is committed: by this process, or (where the engine can tell) by another. */
   onChange(listener: () => void): () => void;
@@ -56,7 +59,8 @@ export interface Store {
   get(id: string): Promise<Route | undefined>;
   history(id: string): Promise<HistoryEntry[]>;
   create(raw: z.input<typeof RouteCreate>, meta: ChangeMeta): Promise<Route>;
-  update(id: string, changes: RouteChanges, meta: ChangeMeta, action?: HistoryAction): Promise<Route>;
+  /** With `rollout`, the rollout's state is written in the change's transaction: both happen or neither. */
+  update(id: string, changes: RouteChanges, meta: ChangeMeta, action?: HistoryAction, rollout?: RolloutWrite): Promise<Route>;
   rollback(id: string, toVersion: number | undefined, meta: ChangeMeta): Promise<Route>;
   delete(id: string, meta: ChangeMeta): Promise<Route>;
   apply(desired: readonly DesiredRoute[], options: ApplyOptions, meta: ChangeMeta): Promise<Plan>;

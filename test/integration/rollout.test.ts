@@ -106,7 +106,7 @@ describe('a rollout driven by the gateway', () => {
 
   it('pauses, resumes and aborts; refuses a start from legacy without force, and a second start', async () => {
     await gatewayWithModern({ now: false });
-    expect(await call('GET', '/routes/orders/rollout')).toMatchObject({ status: 409, body: { error: { code: 'ROLLOUT_NOT_RUNNING' } } });
+    expect(await call('GET', '/routes/orders/rollout')).toMatchObject({ status: 404, body: { error: { code: 'ROLLOUT_NOT_FOUND' } } });
     await call('POST', '/routes/orders/rollout', { plan: { ...PLAN, holdMs: 60_000 } });
     expect(await call('POST', '/routes/orders/rollout', {})).toMatchObject({ status: 409, body: { error: { code: 'ROLLOUT_RUNNING' } } });
     expect(await ok(['rollout', 'pause', 'orders'])).toMatch(/^orders: paused, step 1 of 3 \(20%\) since \S+, leader \S+:\d+\n {2}modern {2}\d+ requests, error rate 0%/);

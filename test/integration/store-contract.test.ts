@@ -12,6 +12,9 @@ import type { Store } from '../../src/store/store.js';
 import { storeEngines } from '../helpers/postgres.js';
 import { KEPT_SAMPLES, emptyCounts } from '../../src/shadow/tally.js';
 import { shadowDelta } from '../helpers/shadow.js';
+import { startRollout } from '../../src/rollout/controller.js';
+import { DEFAULT_ROLLOUT_PLAN } from '../../src/rollout/plan.js';
+import type { RolloutRecord } from '../../src/rollout/rollout-store.js';
 
 /**
  * The store contract: one suite, run against SQLite and PostgreSQL, through the Store interface
@@ -272,6 +275,45 @@ describe.each(engines)('the store contract on $name', ({ database }) => {
     const plan = await store.apply([desiredRoute(RouteSpec.parse({ id: 'c', pathPrefix: '/c', stage: 'modern', rollout: { minRequests: 5 } }))], { prune: false, dryRun: false }, alice);
     expect(plan.changes).toHaveLength(1);
     expect(await store.get('c')).toMatchObject({ mode: 'modern', stage: 'modern', rollout: { minRequests: 5 } });
+  });
+
+  it('writes a rollout with its route change in one transaction, on the revision it read; leases and windows are shared', async () => {
+    await store.create({ id: 'r', pathPrefix: '/r', stage: 'canary' }, alice);
+    const started = startRollout(DEFAULT_ROLLOUT_PLAN, { stage: 'canary', shadow: null, force: false }, t);
+    if (!('state' in started)) throw new Error('refused');
+    const record: RolloutRecord = { routeId: 'r', state: started.state, version: 0, final: null, revision: 0, leader: 'gw-a', leaseUntil: t + 100 };
+    const moved = await store.update('r', { canaryPercent: 1 }, { actor: 'rollout' }, 'rollout', { record, expectedRevision: null });
+    const first = await store.rollouts.get('r');
+    expect(first).toMatchObject({ version: moved.version, revision: 1, leader: 'gw-a', state: { status: 'running', percent: 1 } });
+    expect((await store.rollouts.active()).map((r) => r.routeId)).toEqual(['r']);
+
+    // A second start, and a move on a stale revision, change neither the route nor the rollout.
+    const before = await snapshot();
+    await rejected(store.update('r', { canaryPercent: 7 }, alice, 'rollout', { record, expectedRevision: null }), 'ROLLOUT_RUNNING');
+    await rejected(store.update('r', { canaryPercent: 7 }, alice, 'rollout', { record: first!, expectedRevision: 0 }), 'VERSION_CONFLICT');
+    expect(await snapshot()).toEqual(before);
+    expect(await store.rollouts.get('r')).toEqual(first);
+
+    // The state alone: on the revision read, once.
+    const paused = { ...first!, state: { ...first!.state, status: 'paused' as const, pausedAt: t } };
+    expect(await store.rollouts.save(paused)).toBe(true);
+    expect(await store.rollouts.save(paused)).toBe(false);
+    expect(await store.rollouts.get('r')).toMatchObject({ revision: 2, state: { status: 'paused' } });
+
+    // The lease: held until it expires, then anyone's; renewed only by its holder.
+    expect(await store.rollouts.claim('r', 'gw-b', t + 200, t + 50)).toBe(false);
+    expect(await store.rollouts.claim('r', 'gw-a', t + 200, t + 50)).toBe(true);
+    expect(await store.rollouts.claim('r', 'gw-b', t + 400, t + 200)).toBe(true);
+    expect(await store.rollouts.get('r')).toMatchObject({ leader: 'gw-b', leaseUntil: t + 400 });
+
+    // Each gateway's counts for a step, one row per gateway, replaced by its next publication.
+    const counts = (n: number) => ({ legacy: { requests: n, failures: 0, latency: { 3: n } }, modern: { requests: 1, failures: 1, latency: { 9: 1 } } });
+    await store.rollouts.publish('r', 'gw-a', moved.version, counts(1), t);
+    await store.rollouts.publish('r', 'gw-a', moved.version, counts(4), t + 1);
+    await store.rollouts.publish('r', 'gw-b', moved.version, counts(2), t);
+    await store.rollouts.publish('r', 'gw-c', moved.version - 1, counts(9), t);
+    const windows = (await store.rollouts.windows('r', moved.version)).sort((x, y) => x.gateway.localeCompare(y.gateway));
+    expect(windows).toEqual([{ gateway: 'gw-a', counts: counts(4) }, { gateway: 'gw-b', counts: counts(2) }]);
   });
 
 });

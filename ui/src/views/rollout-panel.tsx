@@ -7,8 +7,8 @@ import type { PendingChange } from './confirm-dialog.js';
 
 /**
  * The route's rollout (`GET /routes/:id/rollout`): its step, the verdict and why, both sides'
- * figures over the step, and pause / resume / abort. Hidden when the route has had none since the
- * gateway started (409 ROLLOUT_NOT_RUNNING), or the gateway has no rollouts (404).
+ * figures over the step on every gateway, and pause / resume / abort. Hidden when the route has
+ * never had one (404 ROLLOUT_NOT_FOUND), or the gateway serves no rollouts (404).
  */
 export function RolloutPanel({ routeId, propose }: { routeId: string; propose: (change: PendingChange) => void }) {
   const [view, setView] = useState<RolloutView | null>(null);
@@ -16,7 +16,7 @@ export function RolloutPanel({ routeId, propose }: { routeId: string; propose: (
     try {
       setView(await get<RolloutView>(`routes/${encodeURIComponent(routeId)}/rollout`));
     } catch (err) {
-      if (err instanceof ApiError && (err.status === 404 || err.code === 'ROLLOUT_NOT_RUNNING')) setView(null);
+      if (err instanceof ApiError && err.status === 404) setView(null);
       else throw err;
     }
   }, [routeId]);
