@@ -1,11 +1,12 @@
 /**
  * `GET /stock/:sku`, which both demo backends answer in the same shape: the shadow-mode
  * walk-through. Modern's port has one bug, so `strangler shadow stock` has something to show:
- * it forgets to subtract reserved units from `available`.
+ * it forgets to subtract reserved units from `available` (until `POST /__stock-fix` on modern
+ * "deploys" the fix, for the rollout walk-through).
  */
 import { sendJson, sendNotFound, type Backend, type Handler } from './http-helpers.js';
 
-interface StockItem {
+export interface StockItem {
   sku: string;
   title: string;
   onHand: number;

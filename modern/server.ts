@@ -8,6 +8,7 @@
  *   GET /__chaos                                                    show them
  *   DELETE /__chaos                                                 back to the startup settings
  *   x-chaos-delay-ms: <ms> / x-chaos-fail: <status>                 for one request only
+ *   POST / DELETE /__stock-fix                                      deploy the fix of the stock bug / take it back
  * Startup settings come from CHAOS_FAIL_RATE and CHAOS_DELAY_MS (default: no chaos).
  *
  * Run directly: `PORT=3002 HOST=127.0.0.1 tsx modern/server.ts` (or node on the built dist/).
@@ -29,7 +30,7 @@ import {
   type Handler,
   type Route,
 } from '../demo/http-helpers.js';
-import { modernAvailable, stockHandler } from '../demo/stock.js';
+import { legacyAvailable, modernAvailable, stockHandler, type StockItem } from '../demo/stock.js';
 
 const MODERN: Backend = { servedBy: 'modern', extra: { apiVersion: 2 } };
 
@@ -182,9 +183,26 @@ function chaosControlRoutes(chaos: { settings: ChaosSettings }, initial: ChaosSe
   ];
 }
 
-function serviceRoutes(self: Backend): Route[] {
+/**
+ * POST and DELETE /__stock-fix: "deploys" modern's fix of the stock bug (demo/stock.ts), or
+ * takes it back, so the rollout walk-through can show shadow mode finding the bug and then a
+ * clean match. Never subject to chaos.
+ */
+function stockFixRoutes(release: { stockFixed: boolean }): Route[] {
+  const set = (fixed: boolean): Handler => (ctx) => {
+    release.stockFixed = fixed;
+    sendJson(ctx.res, 200, { servedBy: 'modern', stockFixed: fixed });
+  };
+  return [
+    { method: 'POST', pattern: '/__stock-fix', handler: set(true) },
+    { method: 'DELETE', pattern: '/__stock-fix', handler: set(false) },
+  ];
+}
+
+function serviceRoutes(self: Backend, release: { stockFixed: boolean }): Route[] {
   // Per server, so each test's server numbers its new orders from the start.
   let nextOrderId = 5001;
+  const available = (item: StockItem) => (release.stockFixed ? legacyAvailable(item) : modernAvailable(item));
   const newOrder = (received: unknown) => ({ id: String(nextOrderId++), status: 'created', received });
   return [
     { method: 'GET', pattern: '/orders', handler: listHandler(self, 'orders', ORDERS) },
@@ -192,7 +210,7 @@ function serviceRoutes(self: Backend): Route[] {
     { method: 'GET', pattern: '/orders/:id', handler: itemHandler(self, 'order', ORDERS, (o) => o.id) },
     { method: 'GET', pattern: '/users', handler: listHandler(self, 'users', USERS) },
     { method: 'GET', pattern: '/users/:id', handler: itemHandler(self, 'user', USERS, (u) => u.id) },
-    { method: 'GET', pattern: '/stock/:sku', handler: stockHandler(self, modernAvailable) },
+    { method: 'GET', pattern: '/stock/:sku', handler: stockHandler(self, available) },
     { method: '*', pattern: '/echo/*', handler: echoHandler(self) },
   ];
 }
@@ -206,8 +224,9 @@ export function createModernServer(env: NodeJS.ProcessEnv = process.env, servedB
   const initial = chaosFromEnv(env);
   const chaos = { settings: initial };
   const self: Backend = { ...MODERN, servedBy };
-  const routes = serviceRoutes(self).map((route) => ({ ...route, handler: withChaos(chaos, route.handler) }));
-  return createServer(createRouter(self, [...chaosControlRoutes(chaos, initial), ...routes]));
+  const release = { stockFixed: false };
+  const routes = serviceRoutes(self, release).map((route) => ({ ...route, handler: withChaos(chaos, route.handler) }));
+  return createServer(createRouter(self, [...chaosControlRoutes(chaos, initial), ...stockFixRoutes(release), ...routes]));
 }
 
 if (isDirectRun(import.meta.url)) {

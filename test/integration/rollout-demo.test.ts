@@ -1,0 +1,96 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { seed } from '../../demo/seed.js';
+import { createLegacyServer } from '../../legacy/server.js';
+import { createModernServer } from '../../modern/server.js';
+import { adminCli } from '../helpers/cli.js';
+import { admin, closeServer, startTestGateway, type StubBackend, type TestGateway } from '../helpers/servers.js';
+
+/**
+ * The README's rollout walk-through on the demo ("Walk-through: legacy to modern by itself"):
+ * shadow finds modern's stock bug and the rollout refuses to start; the fix is "deployed", the
+ * shadow results are clean, and the rollout walks `stock` to modern; rehearsed again, breaking
+ * modern with /__chaos rolls it back to legacy at the next check. Same steps as the README, a
+ * plan short enough to run in seconds.
+ */
+
+const PLAN = { steps: [10, 50, 100], holdMs: 400, checkMs: 50, minRequests: 20 };
+
+let gw: TestGateway | undefined;
+let traffic: { stop: () => Promise<void> } | undefined;
+afterEach(async () => {
+  await traffic?.stop();
+  await gw?.stop();
+  gw = traffic = undefined;
+});
+
+const { ok } = adminCli(() => gw!.adminUrl);
+
+async function asBackend(name: string, server: Server): Promise<StubBackend> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { name, url: `http://127.0.0.1:${port}`, received: [], server, close: () => closeServer(server) };
+}
+
+/** The README's loop: the three SKUs, over and over, two clients. */
+function startTraffic(proxyUrl: string) {
+  let running = true;
+  const client = async () => {
+    while (running) {
+      for (const sku of ['TEA-001', 'MUG-002', 'KTL-003']) await fetch(`${proxyUrl}/stock/${sku}`).then((r) => r.arrayBuffer()).catch(() => undefined);
+    }
+  };
+  const clients = [client(), client()];
+  return { stop: async () => { running = false; await Promise.all(clients); } };
+}
+
+async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 30_000): Promise<T> {
+  for (const end = Date.now() + ms; ; ) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > end) throw new Error(`gave up waiting: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const rollout = () => admin(gw!, 'GET', '/routes/stock/rollout');
+
+describe('the README rollout walk-through on the demo', () => {
+  it('refuses a rollout on a mismatching shadow, walks the fixed modern to modern, and rolls back a broken one', async () => {
+    gw = await startTestGateway({ legacy: await asBackend('legacy', createLegacyServer()), modern: await asBackend('modern', createModernServer({})) });
+    await seed(gw);
+    traffic = startTraffic(gw.proxyUrl);
+    const modernUrl = gw.modern.url;
+
+    await until(() => admin(gw!, 'GET', '/routes/stock/shadow'), (r) => r.body.compared >= PLAN.minRequests);
+    const refused = await admin(gw, 'POST', '/routes/stock/rollout', { plan: PLAN });
+    expect(refused).toMatchObject({ status: 409, body: { error: { code: 'ROLLOUT_NOT_READY' } } });
+    expect(refused.body.error.message).toMatch(/^shadow match rate 6\d\.\d+% < 99%/);
+
+    expect((await fetch(`${modernUrl}/__stock-fix`, { method: 'POST' })).status).toBe(200);
+    expect(await ok(['shadow', 'stock', 'clear'])).toMatch(/cleared/);
+    const clean = await until(() => admin(gw!, 'GET', '/routes/stock/shadow'), (r) => r.body.compared >= PLAN.minRequests);
+    expect(clean.body).toMatchObject({ mismatched: 0, matchRate: 1 });
+
+    expect(await ok(['rollout', 'start', 'stock', '--plan', JSON.stringify(PLAN)])).toMatch(/^stock: running, step 1 of 3 \(10%\)/);
+    const done = await until(rollout, (r) => r.body.status !== 'running');
+    expect(done.body).toMatchObject({ status: 'completed', percent: 100 });
+    expect((await admin(gw, 'GET', '/routes/stock')).body).toMatchObject({ stage: 'modern', mode: 'modern' });
+
+    // The rehearsal: back to canary, a second rollout, and modern breaks at its second step.
+    await ok(['routes', 'stage', 'stock', 'canary', '--reason', 'rehearse the rollback']);
+    await ok(['rollout', 'start', 'stock', '--plan', JSON.stringify(PLAN)]);
+    await until(rollout, (r) => r.body.percent === 50);
+    const chaos = await fetch(`${modernUrl}/__chaos`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"failRate":1}' });
+    expect(chaos.status).toBe(200);
+    const brokenAt = Date.now();
+    const rolledBack = await until(rollout, (r) => r.body.status !== 'running');
+    console.log(`demo walk-through: modern broken at 50%, rolled back after ${Date.now() - brokenAt} ms (checkMs ${PLAN.checkMs})`);
+    expect(rolledBack.body).toMatchObject({ status: 'rolled-back', verdict: { kind: 'fail' } });
+    expect((await admin(gw, 'GET', '/routes/stock')).body).toMatchObject({ stage: 'legacy', mode: 'legacy' });
+    const [last] = (await admin(gw, 'GET', '/routes/stock/history')).body.history;
+    expect(last).toMatchObject({ action: 'rollout', actor: 'rollout' });
+    expect(last.reason).toMatch(/^rolled back at step 2 of 3 \(50%\): modern error rate \d+(\.\d+)?% > legacy 0% \+ 1%$/);
+  }, 60_000);
+});
