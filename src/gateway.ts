@@ -15,6 +15,7 @@ import { TrustedProxies } from './proxy/trusted-proxies.js';
 import { LiveRoutes } from './routing/live-routes.js';
 import { RolloutDriver } from './rollout/driver.js';
 import { StepCounter } from './rollout/step-counter.js';
+import { FALLBACK_FLUSH_MS, FallbackLedger } from './rollout/fallback-ledger.js';
 import { FLUSH_MS, Shadowing } from './shadow/shadowing.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
@@ -83,6 +84,9 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
   const metrics = new GatewayMetrics({ routes, breakers, backends, clock, shadow });
   const traffic = new TrafficWindow(clock);
   const stepCounter = new StepCounter();
+  const fallbacks = new FallbackLedger(store.rollouts, clock);
+  const fallbackFlush = setInterval(() => void fallbacks.flush().catch((err: unknown) => logger.warn({ err }, 'fallback times not written; retrying')), FALLBACK_FLUSH_MS);
+  fallbackFlush.unref();
   const rollouts = new RolloutDriver(
     { store, counter: stepCounter, clock, logger: logger.child({ component: 'rollout' }), shadowSummary: async (id) => (await shadow.summaries([id])).get(id) },
     `${hostname()}:${process.pid}`,
@@ -102,6 +106,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
         metrics.record(sample);
         traffic.record(sample);
         stepCounter.record(sample);
+        fallbacks.record(sample);
       },
       refused: (code) => metrics.recordRefused(code),
     },
@@ -129,6 +134,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     isDraining: () => draining,
     clock,
     rollouts,
+    fallbacks,
     uiDir: deps.uiDir,
   });
   try {
@@ -138,6 +144,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     await Promise.allSettled([proxy.close(0), admin.close()]);
     clearInterval(hedgeRefresh);
     clearInterval(shadowFlush);
+    clearInterval(fallbackFlush);
     rollouts.stop();
     routes.stop();
     await store.close();
@@ -158,7 +165,9 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
       await admin.close();
       clearInterval(hedgeRefresh);
       clearInterval(shadowFlush);
+      clearInterval(fallbackFlush);
       rollouts.stop();
+      await fallbacks.flush().catch((err: unknown) => logger.warn({ err }, 'fallback times not written at shutdown'));
       await shadow.close();
       routes.stop();
       await store.close();

@@ -29,6 +29,7 @@ import { registerShadow } from './shadow.js';
 import { registerStage } from './stage.js';
 import { registerRollout } from './rollout.js';
 import type { RolloutDriver } from '../rollout/driver.js';
+import type { FallbackLedger } from '../rollout/fallback-ledger.js';
 import { systemClock, type Clock } from '../clock.js';
 import { registerStatus } from './status.js';
 import { isUiRoute, registerUi } from './ui.js';
@@ -48,6 +49,8 @@ export interface AdminOptions {
   /** The host names `Host` may carry (DNS rebinding defence); see allowedHostnames. */
   allowedHosts: ReadonlySet<string> | 'any';
   isDraining: () => boolean;
+  /** Each route's latest fallback on any gateway: what the retire rule reads. */
+  fallbacks: FallbackLedger;
   /** The rollouts this gateway drives; without it the rollout endpoints are not served. */
   rollouts?: RolloutDriver | undefined;
   /** Time for the lifecycle rules (the retire delay); the system clock by default. */

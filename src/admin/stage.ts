@@ -15,13 +15,13 @@ type IdRequest = FastifyRequest<{ Params: { id: string } }>;
  * (rollout/stage.ts). One history row (action `stage`), its reason saying when `force` was used.
  * Retiring also turns every way back to legacy off (fallback, fall-through, hedging).
  */
-export function registerStage(app: FastifyInstance, { store, metrics, logger }: AdminOptions, now: () => number): void {
+export function registerStage(app: FastifyInstance, { store, fallbacks, logger }: AdminOptions, now: () => number): void {
   app.post('/routes/:id/stage', async (request: IdRequest) => {
     const { stage, force, version, reason } = parseOrThrow(RouteStageMove, request.body);
     const id = request.params.id;
     const route = RouteId.safeParse(id).success ? await store.get(id) : undefined;
     if (route === undefined) throw new GatewayError('ROUTE_NOT_FOUND', `no route "${id}"`);
-    const facts = { modernSince: modernSince(await store.history(id)), lastFallbackAt: metrics.lastFallbackAt(id), retireAfterMs: route.retireAfterMs };
+    const facts = { modernSince: modernSince(await store.history(id)), lastFallbackAt: await fallbacks.lastAt(id), retireAfterMs: route.retireAfterMs };
     const refusal = refuseStageMove(route.stage, stage, force, facts, now());
     if (refusal !== undefined) throw new GatewayError(refusal.code, refusal.message);
     const said = `stage ${route.stage} → ${stage}${force ? ' (force)' : ''}`;

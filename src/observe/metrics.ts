@@ -96,8 +96,6 @@ export class GatewayMetrics {
   /** Per route, per answering backend (a route's backends can change, so keyed by name). */
   private readonly series = new Map<string, Map<string, Series>>();
   private readonly fallbackRoutes = new Map<string, Set<string>>();
-  /** When each route last fell back to legacy (the retire rule needs a day without one). */
-  private readonly lastFallback = new Map<string, number>();
   /** The series shown in the scrape under way, chosen once per scrape. */
   private shown: Series[] = [];
   private readonly clock: Clock;
@@ -170,13 +168,7 @@ export class GatewayMetrics {
       let reasons = this.fallbackRoutes.get(sample.routeId);
       if (reasons === undefined) this.fallbackRoutes.set(sample.routeId, (reasons = new Set()));
       reasons.add(sample.fallback);
-      this.lastFallback.set(sample.routeId, this.clock.now());
     }
-  }
-
-  /** When the route last fell back to legacy on this gateway since it started; null for never. */
-  lastFallbackAt(routeId: string): number | null {
-    return this.lastFallback.get(routeId) ?? null;
   }
 
   /** The text exposition, after dropping series of routes that no longer exist. */

@@ -49,6 +49,19 @@ export class PostgresRolloutStore implements RolloutStore {
     const { rows } = await this.pool.query<{ gateway: string; counts: string }>('SELECT gateway, counts FROM rollout_windows WHERE route_id = $1 AND step = $2', [routeId, step]);
     return rows.map((r) => ({ gateway: r.gateway, counts: JSON.parse(r.counts) as StepCounts }));
   }
+
+  async noteFallbacks(latest: ReadonlyMap<string, number>): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO route_fallbacks (route_id, last_at) SELECT * FROM UNNEST($1::text[], $2::bigint[])
+       ON CONFLICT (route_id) DO UPDATE SET last_at = GREATEST(route_fallbacks.last_at, excluded.last_at)`,
+      [[...latest.keys()], [...latest.values()]],
+    );
+  }
+
+  async lastFallbackAt(routeId: string): Promise<number | null> {
+    const { rows } = await this.pool.query<{ last_at: number }>('SELECT last_at FROM route_fallbacks WHERE route_id = $1', [routeId]);
+    return rows[0]?.last_at ?? null;
+  }
 }
 
 /** The rollout half of a route change, on the change's transaction client (Store.update); throws to undo both. */

@@ -46,6 +46,10 @@ export interface RolloutStore {
   publish(routeId: string, gateway: string, step: number, counts: StepCounts, at: number): Promise<void>;
   /** Every gateway's published counts for that step. */
   windows(routeId: string, step: number): Promise<{ gateway: string; counts: StepCounts }[]>;
+  /** Raises each route's latest fallback time to the given one (fallback-ledger.ts). */
+  noteFallbacks(latest: ReadonlyMap<string, number>): Promise<void>;
+  /** The route's latest fallback on any gateway; null for none recorded. */
+  lastFallbackAt(routeId: string): Promise<number | null>;
 }
 
 /** A `rollouts` row, as both engines store it. */
@@ -89,6 +93,7 @@ export function rolloutChanged(routeId: string): GatewayError {
 /** The SQLite RolloutStore, on the RouteStore's own connection (tables from migration 7). */
 export class SqliteRolloutStore implements RolloutStore {
   private readonly stmts;
+  private readonly noteAll: (latest: ReadonlyMap<string, number>) => void;
 
   constructor(db: Database.Database, private readonly timestamp: () => string) {
     this.stmts = {
@@ -114,7 +119,14 @@ export class SqliteRolloutStore implements RolloutStore {
          ON CONFLICT (route_id, gateway) DO UPDATE SET step = excluded.step, counts = excluded.counts, at = excluded.at`,
       ),
       windows: db.prepare<[string, number], { gateway: string; counts: string }>('SELECT gateway, counts FROM rollout_windows WHERE route_id = ? AND step = ?'),
+      noteFallback: db.prepare<[string, number]>(
+        'INSERT INTO route_fallbacks (route_id, last_at) VALUES (?, ?) ON CONFLICT (route_id) DO UPDATE SET last_at = MAX(last_at, excluded.last_at)',
+      ),
+      lastFallback: db.prepare<[string], { last_at: number }>('SELECT last_at FROM route_fallbacks WHERE route_id = ?'),
     };
+    this.noteAll = db.transaction((latest: ReadonlyMap<string, number>) => {
+      for (const [id, at] of latest) this.stmts.noteFallback.run(id, at);
+    });
   }
 
   get = async (routeId: string) => {
@@ -134,6 +146,10 @@ export class SqliteRolloutStore implements RolloutStore {
 
   windows = async (routeId: string, step: number) =>
     this.stmts.windows.all(routeId, step).map((r) => ({ gateway: r.gateway, counts: JSON.parse(r.counts) as StepCounts }));
+
+  noteFallbacks = async (latest: ReadonlyMap<string, number>) => this.noteAll(latest);
+
+  lastFallbackAt = async (routeId: string) => this.stmts.lastFallback.get(routeId)?.last_at ?? null;
 
   /** The rollout half of a route change, inside its transaction (Store.update); throws to undo both. */
   writeWith(write: RolloutWrite, routeVersion: number): void {

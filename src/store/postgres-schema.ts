@@ -85,7 +85,8 @@ export const PG_MIGRATIONS: readonly string[] = [
    UPDATE routes SET stage = mode;
    ALTER TABLE routes ADD COLUMN retire_after_ms BIGINT NOT NULL DEFAULT 604800000 CHECK (retire_after_ms > 0);
    ALTER TABLE routes ADD COLUMN rollout TEXT;`,
-  // Rollouts shared by the gateways on one database (rollout/postgres-rollout-store.ts).
+  // Rollouts shared by the gateways on one database (rollout/postgres-rollout-store.ts), and each
+  // route's latest fallback to legacy on any gateway (rollout/fallback-ledger.ts: the retire rule).
   `CREATE TABLE rollouts (
      route_id    TEXT COLLATE "C" PRIMARY KEY,
      status      TEXT NOT NULL,
@@ -102,6 +103,10 @@ export const PG_MIGRATIONS: readonly string[] = [
      counts   TEXT NOT NULL,
      at       BIGINT NOT NULL,
      PRIMARY KEY (route_id, gateway)
+   );
+   CREATE TABLE route_fallbacks (
+     route_id TEXT COLLATE "C" PRIMARY KEY,
+     last_at  BIGINT NOT NULL
    );`,
 ];
 

@@ -104,7 +104,8 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE routes ADD COLUMN retire_after_ms INTEGER NOT NULL DEFAULT 604800000 CHECK (retire_after_ms > 0);
    ALTER TABLE routes ADD COLUMN rollout TEXT;`,
   // Rollouts shared by the gateways on one database (rollout/rollout-store.ts): each route's
-  // latest rollout with its lease, and each gateway's counts for the current step.
+  // latest rollout with its lease, each gateway's counts for the current step, and each route's
+  // latest fallback to legacy on any gateway (the retire rule).
   `CREATE TABLE rollouts (
      route_id    TEXT PRIMARY KEY,
      status      TEXT NOT NULL,
@@ -121,6 +122,10 @@ export const MIGRATIONS: readonly string[] = [
      counts   TEXT NOT NULL,
      at       INTEGER NOT NULL,
      PRIMARY KEY (route_id, gateway)
+   );
+   CREATE TABLE route_fallbacks (
+     route_id TEXT PRIMARY KEY,
+     last_at  INTEGER NOT NULL
    );`,
 ];
 

@@ -52,6 +52,19 @@ describe('the route lifecycle', () => {
     ]);
   });
 
+  it('refuses to retire for a day after a fallback on any gateway on the database (the store keeps the latest)', async () => {
+    await call('POST', '/routes', { id: 'orders', pathPrefix: '/orders' });
+    await stage('modern', { force: true });
+    offset = 8 * 86_400_000;
+    // Another gateway on the same database wrote a fallback an hour ago.
+    await gw.store.rollouts.noteFallbacks(new Map([['orders', Date.now() + offset - 3_600_000]]));
+    const refused = await stage('retired');
+    expect(refused).toMatchObject({ status: 409, body: { error: { code: 'RETIRE_TOO_EARLY' } } });
+    expect(refused.body.error.message).toMatch(/^the route fell back to legacy 0\.04 days ago/);
+    offset += 86_400_000;
+    expect((await stage('retired')).body).toMatchObject({ stage: 'retired' });
+  });
+
   it('strangler routes stage moves a route, refuses a skip with the API\'s code, and lists the stage', async () => {
     await ok(['routes', 'add', 'orders', '--prefix', '/orders']);
     expect(await ok(['routes', 'stage', 'orders', 'shadow'])).toBe('orders v2: /orders → legacy');

@@ -314,6 +314,12 @@ describe.each(engines)('the store contract on $name', ({ database }) => {
     await store.rollouts.publish('r', 'gw-c', moved.version - 1, counts(9), t);
     const windows = (await store.rollouts.windows('r', moved.version)).sort((x, y) => x.gateway.localeCompare(y.gateway));
     expect(windows).toEqual([{ gateway: 'gw-a', counts: counts(4) }, { gateway: 'gw-b', counts: counts(2) }]);
+
+    // Each route's latest fallback on any gateway: only ever raised.
+    expect(await store.rollouts.lastFallbackAt('r')).toBeNull();
+    await store.rollouts.noteFallbacks(new Map([['r', t + 10], ['s', t]]));
+    await store.rollouts.noteFallbacks(new Map([['r', t + 5]]));
+    expect([await store.rollouts.lastFallbackAt('r'), await store.rollouts.lastFallbackAt('s')]).toEqual([t + 10, t]);
   });
 
 });
