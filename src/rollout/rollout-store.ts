@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { GatewayError } from '../errors.js';
+import { withoutWaiting } from '../store/sqlite-no-wait.js';
 import type { RolloutState } from './controller.js';
 import type { StepCounts } from './step-window.js';
 import type { RolloutView } from './view.js';
@@ -90,12 +91,16 @@ export function rolloutChanged(routeId: string): GatewayError {
   return new GatewayError('VERSION_CONFLICT', `the rollout on route "${routeId}" changed meanwhile (another gateway or caller wrote it)`);
 }
 
-/** The SQLite RolloutStore, on the RouteStore's own connection (tables from migration 7). */
+/**
+ * The SQLite RolloutStore, on the RouteStore's own connection (tables from migration 7). Its
+ * periodic writes never wait for another writer's lock (sqlite-no-wait.ts): the driver and the
+ * ledger try again at their next round.
+ */
 export class SqliteRolloutStore implements RolloutStore {
   private readonly stmts;
   private readonly noteAll: (latest: ReadonlyMap<string, number>) => void;
 
-  constructor(db: Database.Database, private readonly timestamp: () => string) {
+  constructor(private readonly db: Database.Database, private readonly timestamp: () => string) {
     this.stmts = {
       get: db.prepare<[string], RolloutRow>('SELECT * FROM rollouts WHERE route_id = ?'),
       active: db.prepare<[], RolloutRow>(`SELECT * FROM rollouts WHERE status IN ('running', 'paused') ORDER BY route_id`),
@@ -136,18 +141,19 @@ export class SqliteRolloutStore implements RolloutStore {
 
   active = async () => this.stmts.active.all().map(toRecord);
 
-  save = async (record: RolloutRecord) => this.stmts.save.run(rowValues(record, record.revision + 1, this.timestamp())).changes === 1;
+  save = async (record: RolloutRecord) => withoutWaiting(this.db, () => this.stmts.save.run(rowValues(record, record.revision + 1, this.timestamp())).changes === 1);
 
-  claim = async (routeId: string, gateway: string, until: number, now: number) => this.stmts.claim.run(gateway, until, routeId, gateway, now).changes === 1;
+  claim = async (routeId: string, gateway: string, until: number, now: number) =>
+    withoutWaiting(this.db, () => this.stmts.claim.run(gateway, until, routeId, gateway, now).changes === 1);
 
   publish = async (routeId: string, gateway: string, step: number, counts: StepCounts, at: number) => {
-    this.stmts.publish.run(routeId, gateway, step, JSON.stringify(counts), at);
+    withoutWaiting(this.db, () => this.stmts.publish.run(routeId, gateway, step, JSON.stringify(counts), at));
   };
 
   windows = async (routeId: string, step: number) =>
     this.stmts.windows.all(routeId, step).map((r) => ({ gateway: r.gateway, counts: JSON.parse(r.counts) as StepCounts }));
 
-  noteFallbacks = async (latest: ReadonlyMap<string, number>) => this.noteAll(latest);
+  noteFallbacks = async (latest: ReadonlyMap<string, number>) => withoutWaiting(this.db, () => this.noteAll(latest));
 
   lastFallbackAt = async (routeId: string) => this.stmts.lastFallback.get(routeId)?.last_at ?? null;
 

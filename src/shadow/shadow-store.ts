@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { withoutWaiting } from '../store/sqlite-no-wait.js';
 import { KEPT_SAMPLES, emptyCounts, mergeCounts, type ShadowCounts, type ShadowSample } from './tally.js';
 
 /**
@@ -58,13 +59,7 @@ export class SqliteShadowStore implements ShadowStore {
    */
   async flush(deltas: ReadonlyMap<string, ShadowCounts>): Promise<Map<string, string[]>> {
     const noise = new Map<string, string[]>();
-    const busyTimeout = this.db.pragma('busy_timeout', { simple: true }) as number;
-    this.db.pragma('busy_timeout = 0');
-    try {
-      this.write(deltas, noise);
-    } finally {
-      this.db.pragma(`busy_timeout = ${busyTimeout}`);
-    }
+    withoutWaiting(this.db, () => this.write(deltas, noise));
     return noise;
   }
 
