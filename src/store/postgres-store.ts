@@ -16,6 +16,8 @@ import { isConnectionError, redactUrl } from './postgres-url.js';
 import { PgWrites } from './postgres-writes.js';
 import { PostgresShadowStore } from '../shadow/postgres-shadow-store.js';
 import type { ShadowStore } from '../shadow/shadow-store.js';
+import { PostgresOutboxStore } from '../outbox/postgres-outbox-store.js';
+import type { OutboxStore } from '../outbox/outbox-store.js';
 import type { BackendStoreApi, Store, StoreHealth } from './store.js';
 
 const OK: StoreHealth = Object.freeze({ state: 'ok' });
@@ -43,6 +45,7 @@ export class PostgresStore implements Store {
   readonly engine = 'postgres';
   readonly backends: BackendStoreApi;
   readonly shadow: ShadowStore;
+  readonly outbox: OutboxStore;
   private readonly listeners = new Set<() => void>();
   private readonly reads: PgQueries;
   private readonly pageReader = new LiveRowReader();
@@ -60,6 +63,7 @@ export class PostgresStore implements Store {
   ) {
     this.reads = new PgQueries(pool);
     this.shadow = new PostgresShadowStore(pool);
+    this.outbox = new PostgresOutboxStore(pool);
     this.backends = {
       list: () => this.read((w) => w.backendList()),
       get: (name) => this.read((w) => w.backend(name)),

@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { RouteStore } from '../routing/store.js';
 import { SqliteShadowStore, type ShadowStore } from '../shadow/shadow-store.js';
+import type { OutboxStore } from '../outbox/outbox-store.js';
 import { runApplyJob } from './apply-job.js';
 import { applyOffProcess } from './off-process.js';
 import type { BackendStoreApi, Store, StoreHealth } from './store.js';
@@ -16,12 +17,14 @@ export class SqliteStore implements Store {
   readonly health = OK;
   readonly backends: BackendStoreApi;
   readonly shadow: ShadowStore;
+  readonly outbox: OutboxStore;
 
   constructor(
     readonly sync: RouteStore,
     private readonly busyTimeoutMs = 5_000,
   ) {
     this.shadow = new SqliteShadowStore(sync.connection);
+    this.outbox = sync.outbox;
     const b = sync.backends;
     this.backends = {
       list: async () => b.list(),

@@ -7,6 +7,7 @@ import type { DesiredRoute } from '../routing/route-file.js';
 import type { ApplyOptions, FeedPosition, RouteChanges } from '../routing/store.js';
 import type { ChangeMeta, HistoryAction, HistoryEntry, Route, RouteCreate } from '../routing/schema.js';
 import type { ShadowStore } from '../shadow/shadow-store.js';
+import type { OutboxStore } from '../outbox/outbox-store.js';
 import type { ApplyJob, ApplyOutcome } from './apply-job.js';
 
 /**
@@ -42,6 +43,8 @@ export interface Store {
   readonly backends: BackendStoreApi;
   /** Shadow mode's counts and samples, in the same database. */
   readonly shadow: ShadowStore;
+  /** Lifecycle events (written with each change that moves a stage), their webhooks and deliveries. */
+  readonly outbox: OutboxStore;
   close(): Promise<void>;
   /** Called after a change is committed: by this process, or (where the engine can tell) by another. */
   onChange(listener: () => void): () => void;

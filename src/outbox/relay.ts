@@ -1,0 +1,134 @@
+import type { Logger } from 'pino';
+import type { Clock, Random } from '../clock.js';
+import type { Claimed, OutboxStore } from './outbox-store.js';
+import { resultOfStatus, settle, type PostResult, type RelayPolicy } from './retry-schedule.js';
+
+/** Posts one event to one URL; resolves to what the attempt came to, never rejects. */
+export type Poster = (url: string, body: string, idempotencyKey: string, signal: AbortSignal) => Promise<PostResult>;
+
+export interface RelayOptions {
+  outbox: OutboxStore;
+  /** Wakes the relay after a committed change (store.onChange). */
+  onChange: (listener: () => void) => () => void;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+  policy: RelayPolicy;
+  post?: Poster;
+  /** Called with each attempt's result, for the metrics. */
+  attempted?: (result: 'delivered' | 'failed') => void;
+}
+
+/**
+ * Delivers the outbox's events to the webhooks, at least once each: it claims what is due, posts
+ * it (Idempotency-Key: the event id), and records the outcome; a failure is due again after a
+ * backoff (retry-schedule.ts) and is retried for as long as it takes. It runs beside the data
+ * plane, never on a request's path: wakes on each committed change, polls as a safety net, and
+ * at start picks up whatever a previous process left undelivered.
+ */
+export class Relay {
+  private readonly inFlight = new Set<AbortController>();
+  private readonly post: Poster;
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private closed = false;
+
+  constructor(private readonly options: RelayOptions) {
+    this.post = options.post ?? postJson;
+  }
+
+  start(): void {
+    this.unsubscribe = this.options.onChange(() => this.wake());
+    this.timer = setInterval(() => this.wake(), this.options.policy.pollMs);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Runs a pass soon (never inside the caller's stack); a wake during a pass runs another after it. */
+  wake(): void {
+    if (this.closed) return;
+    if (this.running !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.running = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.drain())
+      .catch((err: unknown) => this.options.logger.warn({ err: (err as Error).message }, 'outbox relay pass failed; retrying at the next poll'))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
+  }
+
+  /** Stops the timers and aborts the posts in flight (their claims lapse; another pass retries them). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    this.unsubscribe?.();
+    for (const controller of this.inFlight) controller.abort();
+    await this.running;
+  }
+
+  /** Claims and delivers batches until nothing is due. */
+  private async drain(): Promise<void> {
+    const { outbox, clock, policy } = this.options;
+    while (!this.closed) {
+      const now = clock.now();
+      const claimed = await outbox.claim(now, now + policy.leaseMs, policy.batch);
+      if (claimed.length === 0) return;
+      await Promise.all(claimed.map((c) => this.deliver(c)));
+      if (claimed.length < policy.batch) return;
+    }
+  }
+
+  private async deliver(claimed: Claimed): Promise<void> {
+    const { outbox, clock, random, policy, logger } = this.options;
+    const controller = new AbortController();
+    const timeout = setTimeout(() => controller.abort(), policy.timeoutMs);
+    this.inFlight.add(controller);
+    let result: PostResult;
+    try {
+      result = await this.post(claimed.url, JSON.stringify({ text: claimed.event.text, event: claimed.event }), claimed.event.id, controller.signal);
+    } finally {
+      clearTimeout(timeout);
+      this.inFlight.delete(controller);
+    }
+    // Closing aborted it: the claim lapses and whoever runs next tries again, with no attempt counted.
+    if (this.closed) return;
+    const outcome = settle(result, claimed.attempts, clock.now(), policy, random);
+    await outbox.settle(claimed.event.id, claimed.url, outcome);
+    this.options.attempted?.(outcome.delivered ? 'delivered' : 'failed');
+    // The URL's origin only: a webhook's path often is its secret (Slack's are).
+    const log = { event: claimed.event.id, route: claimed.event.routeId, to: new URL(claimed.url).origin, attempts: outcome.attempts };
+    if (outcome.delivered) logger.debug(log, 'event delivered');
+    else logger.warn({ ...log, error: outcome.error, nextAttemptAt: new Date(outcome.nextAttemptAt).toISOString() }, 'event delivery failed; will retry');
+  }
+}
+
+/** A JSON POST with the idempotency key; a 2xx is delivered, anything else (or no answer) is not. */
+export const postJson: Poster = async (url, body, idempotencyKey, signal) => {
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey, 'user-agent': 'strangler-gateway' },
+      body,
+      signal,
+      redirect: 'manual',
+    });
+    // The body is not read, but must be consumed so the connection can be reused.
+    await res.body?.cancel();
+    return resultOfStatus(res.status);
+  } catch (err) {
+    return { ok: false, error: signal.aborted ? 'no answer within the timeout' : errorText(err) };
+  }
+};
+
+function errorText(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (err as Error).message;
+}

@@ -1,0 +1,128 @@
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Relay, type Poster } from '../../../src/outbox/relay.js';
+import { DEFAULT_RELAY_POLICY } from '../../../src/outbox/retry-schedule.js';
+import { SqliteStore } from '../../../src/store/sqlite-store.js';
+import { tempDir } from '../../helpers/servers.js';
+import { fakeClock, lcg, type FakeClock } from '../resilience/fake-clock.js';
+
+const HOOK = 'http://hooks.invalid/a';
+// Timers are real (the relay's polling); time as the relay judges it is the fake clock's.
+const policy = { ...DEFAULT_RELAY_POLICY, baseMs: 1_000, capMs: 8_000, leaseMs: 30_000, pollMs: 60_000 };
+
+interface Post {
+  url: string;
+  key: string;
+  body: { text: string; event: { id: string } };
+}
+
+describe('the relay', () => {
+  let clock: FakeClock;
+  let temp: ReturnType<typeof tempDir>;
+  let store: SqliteStore;
+  let posts: Post[];
+  let answer: () => Promise<{ ok: true } | { ok: false; error: string }>;
+  const relays: Relay[] = [];
+
+  const poster: Poster = async (url, body, key) => {
+    posts.push({ url, key, body: JSON.parse(body) as Post['body'] });
+    return answer();
+  };
+  const relay = (post = poster) => {
+    const r = new Relay({ outbox: store.outbox, onChange: (l) => store.onChange(l), clock, random: lcg(3), logger: pino({ level: 'silent' }), policy, post });
+    relays.push(r);
+    r.start();
+    return r;
+  };
+  const delivery = async () => (await store.outbox.events({ undelivered: false, limit: 10 }))[0]!.event.deliveries[0]!;
+
+  beforeEach(async () => {
+    clock = fakeClock(Date.parse('2030-01-01T00:00:00.000Z'));
+    temp = tempDir();
+    store = SqliteStore.open(temp.db, { clock });
+    await store.backends.ensureDefaults({ legacy: { url: 'http://127.0.0.1:1' }, modern: { url: 'http://127.0.0.1:2' } }, { actor: 'serve' });
+    await store.outbox.ensureWebhooks([HOOK], new Date(clock.now()).toISOString());
+    await store.create({ pathPrefix: '/orders' }, { actor: 'alice' });
+    posts = [];
+    answer = async () => ({ ok: true });
+  });
+  afterEach(async () => {
+    await Promise.all(relays.splice(0).map((r) => r.close()));
+    await store.close();
+    temp.cleanup();
+  });
+
+  it('posts a change\'s event as soon as it commits, with its id as the idempotency key and a Slack-style body', async () => {
+    relay();
+    await store.update('orders', { stage: 'shadow' }, { actor: 'alice', reason: 'try it' }, 'stage');
+    await vi.waitFor(() => expect(posts).toHaveLength(1));
+    const [post] = posts;
+    expect(post!.url).toBe(HOOK);
+    expect(post!.key).toBe(post!.body.event.id);
+    expect(post!.body.text).toBe('Route /orders: stage moved legacy → shadow (by alice): try it');
+    await vi.waitFor(async () => expect((await delivery()).deliveredAt).toBe(new Date(clock.now()).toISOString()));
+    expect(await store.outbox.undelivered()).toBe(0);
+  });
+
+  it('a failure waits out its backoff (on the clock), then is retried with the same key until it is delivered', async () => {
+    answer = async () => ({ ok: false, error: 'HTTP 503' });
+    const r = relay();
+    await store.update('orders', { stage: 'shadow' }, { actor: 'alice' }, 'stage');
+    await vi.waitFor(async () => expect(await delivery()).toMatchObject({ attempts: 1, lastError: 'HTTP 503', deliveredAt: null }));
+    const due = Date.parse((await delivery()).nextAttemptAt!);
+    expect(due - clock.now()).toBeLessThan(policy.baseMs);
+    // Not due yet: a wake posts nothing.
+    clock.set(due - 1);
+    r.wake();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(posts).toHaveLength(1);
+    answer = async () => ({ ok: true });
+    clock.set(due);
+    r.wake();
+    await vi.waitFor(async () => expect(await delivery()).toMatchObject({ attempts: 2, lastError: null, nextAttemptAt: null }));
+    expect(posts.map((p) => p.key)).toEqual([posts[0]!.key, posts[0]!.key]);
+  });
+
+  it('two relays on one database: a claimed delivery is posted once, the other waits for the lease', async () => {
+    let release!: () => void;
+    answer = () => new Promise((resolve) => (release = () => resolve({ ok: true })));
+    const first = relay();
+    const second = relay();
+    await store.update('orders', { stage: 'shadow' }, { actor: 'alice' }, 'stage');
+    await vi.waitFor(() => expect(posts).toHaveLength(1));
+    first.wake();
+    second.wake();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(posts).toHaveLength(1);
+    release();
+    await vi.waitFor(async () => expect((await delivery()).deliveredAt).not.toBeNull());
+  });
+
+  it('a claim that lapses (its gateway died mid-post) is taken again after the lease', async () => {
+    // Never answers (until closed): the gateway died with the post in flight.
+    const hung: Poster = (_u, _b, _k, signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve({ ok: false, error: 'aborted' })));
+    const dead = new Relay({ outbox: store.outbox, onChange: () => () => undefined, clock, random: lcg(1), logger: pino({ level: 'silent' }), policy, post: hung });
+    dead.start();
+    await store.update('orders', { stage: 'shadow' }, { actor: 'alice' }, 'stage');
+    dead.wake();
+    await vi.waitFor(async () => expect(Date.parse((await delivery()).nextAttemptAt!)).toBe(clock.now() + policy.leaseMs));
+    const r = relay();
+    clock.advance(policy.leaseMs);
+    r.wake();
+    await vi.waitFor(async () => expect((await delivery()).deliveredAt).not.toBeNull());
+    expect(posts).toHaveLength(1);
+    await dead.close();
+  });
+
+  it('close aborts a post in flight without counting an attempt', async () => {
+    let aborted = false;
+    const slow: Poster = (_u, _b, _k, signal) =>
+      new Promise((resolve) => signal.addEventListener('abort', () => ((aborted = true), resolve({ ok: false, error: 'aborted' }))));
+    const r = relay(slow);
+    await store.update('orders', { stage: 'shadow' }, { actor: 'alice' }, 'stage');
+    await vi.waitFor(async () => expect((await delivery()).nextAttemptAt).not.toBe(new Date(clock.now()).toISOString()));
+    await r.close();
+    expect(aborted).toBe(true);
+    expect(await delivery()).toMatchObject({ attempts: 0, deliveredAt: null });
+  });
+});
