@@ -1,0 +1,141 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { adminCall, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import { runCli } from '../helpers/cli.js';
+import { freePort } from '../helpers/httpbin.js';
+import { admin, startBackend, startTestGateway, tempDir, type StubBackend, type TestGateway } from '../helpers/servers.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+
+/** Issue 17 point 5: every lifecycle move reaches every webhook, at least once, with its event id as Idempotency-Key. */
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+// Retries in tens of milliseconds, so "down for a while" is a second, not minutes.
+const FAST = { baseMs: 20, capMs: 200, pollMs: 50 };
+
+async function receiver(port?: number, status?: number): Promise<WebhookReceiver> {
+  const r = await startWebhookReceiver(port, status);
+  cleanups.push(() => r.close());
+  return r;
+}
+
+async function gateway(webhooks: string[]): Promise<TestGateway> {
+  const gw = await startTestGateway({ config: { webhook: webhooks }, deps: { relayPolicy: FAST } });
+  cleanups.push(() => gw.stop());
+  return gw;
+}
+
+const metricsOf = async (gw: TestGateway) => (await fetch(`${gw.adminUrl}/metrics`)).text();
+
+const stage = (gw: Pick<TestGateway, 'adminUrl'>, id: string, to: string, force = false) => admin(gw, 'POST', `/routes/${id}/stage`, { stage: to, force, reason: `to ${to}` });
+
+describe('webhooks and the outbox', () => {
+  it('a receiver down for a while gets every event once it is back, each with its id as Idempotency-Key', async () => {
+    const hook = await receiver(undefined, 503);
+    const gw = await gateway([hook.url]);
+    expect((await admin(gw, 'POST', '/routes', { pathPrefix: '/orders' })).status).toBe(201);
+    const moves = ['shadow', 'canary', 'modern', 'canary', 'legacy'];
+    for (const to of moves) expect((await stage(gw, 'orders', to)).status).toBe(200);
+    await admin(gw, 'POST', '/routes/orders/flip', { to: 'modern' });
+
+    // Down: the relay keeps trying; every event is listed as undelivered with its failures.
+    await vi.waitFor(() => expect(hook.posts.length).toBeGreaterThanOrEqual(12), { timeout: 10_000 });
+    const down = await admin(gw, 'GET', '/events?undelivered=true');
+    expect(down.status).toBe(200);
+    const ids = down.body.events.map((e: { id: string }) => e.id);
+    expect(ids).toHaveLength(moves.length + 1);
+    expect(down.body.events[0]).toMatchObject({ kind: 'stage', routeId: 'orders', fromStage: 'legacy', toStage: 'modern', text: 'Route /orders: flipped legacy → modern (by anonymous)' });
+    expect(down.body.events.at(-1)).toMatchObject({ fromStage: 'legacy', toStage: 'shadow', reason: 'stage legacy → shadow: to shadow' });
+    for (const event of down.body.events) {
+      expect(event.deliveries).toEqual([expect.objectContaining({ url: hook.url, deliveredAt: null, lastError: 'HTTP 503' })]);
+    }
+    expect(await metricsOf(gw)).toMatch(/strangler_outbox_undelivered 6/);
+
+    hook.status = 204;
+    await vi.waitFor(() => expect(hook.delivered()).toEqual(new Set(ids)), { timeout: 10_000 });
+    await vi.waitFor(async () => expect((await admin(gw, 'GET', '/events?undelivered=true')).body.events).toEqual([]));
+    // Each post carried its own event's id as the key, with a Slack-readable body.
+    for (const post of hook.posts) {
+      expect(post.key).toBe(post.body.event.id);
+      expect(post.contentType).toBe('application/json');
+      expect(post.body.text).toBe(post.body.event.text);
+    }
+    const all = (await admin(gw, 'GET', '/events')).body.events;
+    expect(all.every((e: { deliveries: { attempts: number; deliveredAt: string | null }[] }) => e.deliveries[0]!.deliveredAt !== null && e.deliveries[0]!.attempts >= 2)).toBe(true);
+    const metrics = await metricsOf(gw);
+    expect(metrics).toMatch(/strangler_outbox_undelivered 0/);
+    expect(metrics).toMatch(/strangler_webhook_deliveries_total\{result="delivered"\} 6/);
+  });
+
+  it('POST /webhooks stores one (400 on a bad URL, 409 twice); GET lists flag and API ones; DELETE removes it', async () => {
+    const flagged = await receiver();
+    const added = await receiver();
+    const gw = await gateway([flagged.url]);
+    expect((await admin(gw, 'POST', '/webhooks', { url: 'ftp://x' })).body.error.code).toBe('VALIDATION_FAILED');
+    expect((await admin(gw, 'POST', '/webhooks', {})).status).toBe(400);
+    const created = await admin(gw, 'POST', '/webhooks', { url: added.url });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('location')).toBe(`/webhooks/${created.body.id}`);
+    expect((await admin(gw, 'POST', '/webhooks', { url: added.url })).status).toBe(409);
+    expect((await admin(gw, 'POST', '/webhooks', { url: flagged.url })).body.error.code).toBe('DUPLICATE_WEBHOOK');
+    const list = (await admin(gw, 'GET', '/webhooks')).body.webhooks;
+    expect(list.map((w: { url: string; source: string }) => [w.url, w.source]).sort()).toEqual([[added.url, 'api'], [flagged.url, 'flag']].sort());
+
+    await admin(gw, 'POST', '/routes', { pathPrefix: '/users' });
+    await stage(gw, 'users', 'shadow');
+    await vi.waitFor(() => expect([flagged.posts.length, added.posts.length]).toEqual([1, 1]));
+    expect(flagged.posts[0]!.key).toBe(added.posts[0]!.key);
+
+    expect((await admin(gw, 'DELETE', `/webhooks/${created.body.id}`)).status).toBe(204);
+    expect((await admin(gw, 'DELETE', `/webhooks/${created.body.id}`)).body.error.code).toBe('WEBHOOK_NOT_FOUND');
+    await stage(gw, 'users', 'legacy');
+    await vi.waitFor(() => expect(flagged.posts).toHaveLength(2));
+    expect(added.posts).toHaveLength(1);
+    expect((await admin(gw, 'GET', '/events?limit=1')).body).toMatchObject({ events: [{ toStage: 'legacy' }], next: expect.any(String) });
+    expect((await admin(gw, 'GET', '/events?limit=0')).status).toBe(400);
+    expect((await admin(gw, 'GET', '/events?undelivered=maybe')).status).toBe(400);
+  });
+
+  it('strangler serve refuses a --webhook that is not an http(s) URL with exit 2', async () => {
+    const temp = tempDir();
+    cleanups.push(temp.cleanup);
+    const run = runCli(['serve', '--legacy', 'http://127.0.0.1:1', '--modern', 'http://127.0.0.1:2', '--db', temp.db, '--webhook', 'http://ok.example/', '--webhook', 'mailto:ops@example.com']);
+    expect(await run.exited).toBe(2);
+    expect(run.stderr.join('\n')).toMatch(/--webhook: must be an http:\/\/ or https:\/\/ URL/);
+  });
+});
+
+describe('a gateway SIGKILLed between a change and its delivery', () => {
+  it('delivers the event after restart, with the same id', async () => {
+    const legacy: StubBackend = await startBackend('legacy');
+    const modern: StubBackend = await startBackend('modern');
+    const temp = tempDir();
+    cleanups.push(temp.cleanup, () => legacy.close(), () => modern.close());
+    // The receiver's port, with nothing listening on it yet: every post is refused.
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}/hooks/strangler`;
+    const start = async (): Promise<GatewayProcess> => {
+      const gw = await spawnGateway(temp.db, { legacy, modern }, ['--webhook', url, '--log-level', 'info']);
+      cleanups.push(() => gw.run.kill('SIGKILL'));
+      return gw;
+    };
+
+    const first = await start();
+    await adminCall(first.admin, 'POST', '/routes', { pathPrefix: '/orders' });
+    expect((await adminCall(first.admin, 'POST', '/routes/orders/stage', { stage: 'shadow' })).status).toBe(200);
+    const [event] = (await adminCall(first.admin, 'GET', '/events?undelivered=true')).body.events;
+    expect(event).toMatchObject({ toStage: 'shadow', deliveries: [{ url, deliveredAt: null }] });
+    first.run.kill('SIGKILL');
+    expect(await first.run.exited).toBeNull();
+
+    const hook = await receiver(port);
+    const second = await start();
+    await vi.waitFor(() => expect(hook.delivered()).toEqual(new Set([event.id])), { timeout: 15_000, interval: 100 });
+    expect(hook.posts.every((p) => p.key === event.id)).toBe(true);
+    await vi.waitFor(async () => expect((await adminCall(second.admin, 'GET', '/events?undelivered=true')).body.events).toEqual([]));
+    second.run.kill('SIGTERM');
+    expect(await second.run.exited).toBe(0);
+  });
+});
