@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { request } from 'undici';
 import type { Clock, Random } from '../clock.js';
 import type { Claimed, OutboxStore } from './outbox-store.js';
 import { resultOfStatus, settle, type PostResult, type RelayPolicy } from './retry-schedule.js';
@@ -113,22 +114,16 @@ export class Relay {
 /** A JSON POST with the idempotency key; a 2xx is delivered, anything else (or no answer) is not. */
 export const postJson: Poster = async (url, body, idempotencyKey, signal) => {
   try {
-    const res = await fetch(url, {
+    const res = await request(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey, 'user-agent': 'strangler-gateway' },
       body,
       signal,
-      redirect: 'manual',
     });
-    // The body is not read, but must be consumed so the connection can be reused.
-    await res.body?.cancel();
-    return resultOfStatus(res.status);
+    // The answer's body is not needed, but is consumed so the connection can be reused.
+    await res.body.dump();
+    return resultOfStatus(res.statusCode);
   } catch (err) {
-    return { ok: false, error: signal.aborted ? 'no answer within the timeout' : errorText(err) };
+    return { ok: false, error: signal.aborted ? 'no answer within the timeout' : ((err as { code?: string }).code ?? (err as Error).message) };
   }
 };
-
-function errorText(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (err as Error).message;
-}

@@ -12,7 +12,11 @@ export interface RelayPolicy {
   capMs: number;
   /** A receiver that has not answered in 5 s has failed this attempt (Slack answers in well under 1 s). */
   timeoutMs: number;
-  /** A claim holds a delivery this long (more than `timeoutMs`), so other gateways on the database leave it alone meanwhile. */
+  /**
+   * A claim holds a delivery this long, so other gateways on the database leave it alone while it
+   * is posted: twice `timeoutMs`, so a post that times out is settled well within it, and a
+   * gateway killed mid-post delays that delivery by at most this much.
+   */
   leaseMs: number;
   /** The safety net under store.onChange: a change another process made on SQLite is seen within 1 s. */
   pollMs: number;
@@ -24,7 +28,7 @@ export const DEFAULT_RELAY_POLICY: Readonly<RelayPolicy> = Object.freeze({
   baseMs: 1_000,
   capMs: 5 * 60_000,
   timeoutMs: 5_000,
-  leaseMs: 30_000,
+  leaseMs: 10_000,
   pollMs: 1_000,
   batch: 16,
 });
