@@ -69,6 +69,27 @@ describe('webhooks and the outbox', () => {
     expect(metrics).toMatch(/strangler_webhook_deliveries_total\{result="delivered"\} 6/);
   });
 
+  it('each move of a rollout the gateway drives reaches the webhook as a rollout event with its figures', async () => {
+    const hook = await receiver();
+    const gw = await gateway([hook.url]);
+    const plan = { steps: [50, 100], holdMs: 200, checkMs: 50, minRequests: 5 };
+    expect((await admin(gw, 'POST', '/routes', { id: 'orders', pathPrefix: '/orders', stage: 'canary', rollout: plan })).status).toBe(201);
+    let running = true;
+    const load = (async () => {
+      while (running) await fetch(`${gw.proxyUrl}/orders/1`).then((r) => r.arrayBuffer()).catch(() => undefined);
+    })();
+    cleanups.push(async () => {
+      running = false;
+      await load;
+    });
+    expect((await admin(gw, 'POST', '/routes/orders/rollout', {})).status).toBe(200);
+    await vi.waitFor(() => expect(hook.posts.map((p) => p.body.event.toStage)).toEqual(['canary', 'canary', 'modern']), { timeout: 15_000, interval: 50 });
+    const texts = hook.posts.map((p) => p.body.text);
+    expect(texts[0]).toMatch(/^Route \/orders: rollout moved canary 0% → canary 50% \(by rollout\): rollout started from canary: step 1 of 2 \(50%\)/);
+    expect(texts[2]).toMatch(/^Route \/orders: rollout moved canary 100% → modern \(by rollout\): rollout complete after step 2 of 2 \(100%\): SLO met over \d+ modern requests/);
+    expect(hook.posts.every((p) => p.body.event.kind === 'rollout' && p.key === p.body.event.id)).toBe(true);
+  });
+
   it('POST /webhooks stores one (400 on a bad URL, 409 twice); GET lists flag and API ones; DELETE removes it', async () => {
     const flagged = await receiver();
     const added = await receiver();
