@@ -94,6 +94,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     random,
     logger: logger.child({ component: 'outbox' }),
     policy: { ...DEFAULT_RELAY_POLICY, ...deps.relayPolicy },
+    owner: `${hostname()}:${process.pid}`,
     attempted: registerOutboxMetrics(metrics.registry, store.outbox),
   });
   const traffic = new TrafficWindow(clock);

@@ -40,8 +40,12 @@ export interface OutboxStore {
   removeWebhook(id: string): Promise<Webhook>;
   /** Newest first, each with its `seq` (the paging cursor). */
   events(query: EventsQuery): Promise<{ seq: number; event: EventView }[]>;
-  /** Takes up to `limit` deliveries due at `now` (to a webhook still there), holding them until `until`. */
-  claim(now: number, until: number, limit: number): Promise<Claimed[]>;
+  /** Takes up to `limit` deliveries due at `now` (to a webhook still there) for `owner`, holding them until `until`. */
+  claim(now: number, until: number, limit: number, owner: string): Promise<Claimed[]>;
+  /** Who holds claims on deliveries not settled yet. */
+  claimants(): Promise<string[]>;
+  /** Makes `owner`'s claims due at `now` (its process is gone). */
+  release(owner: string, now: number): Promise<void>;
   settle(eventId: string, url: string, outcome: Settlement): Promise<void>;
   /** Events some webhook has not received yet. */
   undelivered(): Promise<number>;
@@ -55,6 +59,7 @@ export interface DeliveryRow {
   next_attempt_at: number;
   delivered_at: string | null;
   last_error: string | null;
+  claimed_by: string | null;
 }
 
 export interface WebhookRow {
@@ -86,8 +91,8 @@ export class SqliteOutboxStore implements OutboxStore {
          ORDER BY seq DESC LIMIT @limit`,
       ),
       deliveriesOf: db.prepare<[string], DeliveryRow>('SELECT * FROM outbox_deliveries WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY url'),
-      claim: db.prepare<{ now: number; until: number; limit: number }, Pick<DeliveryRow, 'event_id' | 'url' | 'attempts'>>(
-        `UPDATE outbox_deliveries SET next_attempt_at = @until
+      claim: db.prepare<{ now: number; until: number; limit: number; owner: string }, Pick<DeliveryRow, 'event_id' | 'url' | 'attempts'>>(
+        `UPDATE outbox_deliveries SET next_attempt_at = @until, claimed_by = @owner
          WHERE rowid IN (SELECT rowid FROM outbox_deliveries
                          WHERE delivered_at IS NULL AND next_attempt_at <= @now AND url IN (SELECT url FROM webhooks)
                          ORDER BY next_attempt_at LIMIT @limit)
@@ -95,11 +100,13 @@ export class SqliteOutboxStore implements OutboxStore {
       ),
       eventsByIds: db.prepare<[string], { event: string }>('SELECT event FROM outbox_events WHERE id IN (SELECT value FROM json_each(?))'),
       delivered: db.prepare<{ id: string; url: string; attempts: number; at: string }>(
-        'UPDATE outbox_deliveries SET attempts = @attempts, delivered_at = @at, last_error = NULL WHERE event_id = @id AND url = @url',
+        'UPDATE outbox_deliveries SET attempts = @attempts, delivered_at = @at, last_error = NULL, claimed_by = NULL WHERE event_id = @id AND url = @url',
       ),
       failed: db.prepare<{ id: string; url: string; attempts: number; error: string; next: number }>(
-        'UPDATE outbox_deliveries SET attempts = @attempts, last_error = @error, next_attempt_at = @next WHERE event_id = @id AND url = @url AND delivered_at IS NULL',
+        'UPDATE outbox_deliveries SET attempts = @attempts, last_error = @error, next_attempt_at = @next, claimed_by = NULL WHERE event_id = @id AND url = @url AND delivered_at IS NULL',
       ),
+      claimants: db.prepare<[], { owner: string }>('SELECT DISTINCT claimed_by AS owner FROM outbox_deliveries WHERE claimed_by IS NOT NULL AND delivered_at IS NULL'),
+      release: db.prepare<[number, string]>('UPDATE outbox_deliveries SET next_attempt_at = ?, claimed_by = NULL WHERE claimed_by = ? AND delivered_at IS NULL'),
       undelivered: db.prepare<[], { n: number }>('SELECT COUNT(DISTINCT event_id) AS n FROM outbox_deliveries WHERE delivered_at IS NULL'),
     };
   }
@@ -153,11 +160,11 @@ export class SqliteOutboxStore implements OutboxStore {
 
   // The relay runs on the serving event loop: it never waits for another writer's lock (an apply
   // can hold it for seconds). A busy database fails the pass at once; the next one retries.
-  async claim(now: number, until: number, limit: number): Promise<Claimed[]> {
+  async claim(now: number, until: number, limit: number, owner: string): Promise<Claimed[]> {
     return withoutWaiting(this.db, () =>
       this.db
         .transaction(() => {
-          const rows = this.stmts.claim.all({ now, until, limit });
+          const rows = this.stmts.claim.all({ now, until, limit, owner });
           const events = new Map(this.stmts.eventsByIds.all(JSON.stringify(rows.map((r) => r.event_id))).map((r) => {
             const event = JSON.parse(r.event) as OutboxEvent;
             return [event.id, event] as const;
@@ -173,6 +180,14 @@ export class SqliteOutboxStore implements OutboxStore {
       if (outcome.delivered) this.stmts.delivered.run({ id: eventId, url, attempts: outcome.attempts, at: new Date(outcome.at).toISOString() });
       else this.stmts.failed.run({ id: eventId, url, attempts: outcome.attempts, error: outcome.error, next: outcome.nextAttemptAt });
     });
+  }
+
+  async claimants(): Promise<string[]> {
+    return this.stmts.claimants.all().map((r) => r.owner);
+  }
+
+  async release(owner: string, now: number): Promise<void> {
+    withoutWaiting(this.db, () => this.stmts.release.run(now, owner));
   }
 
   async undelivered(): Promise<number> {

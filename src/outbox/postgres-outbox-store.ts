@@ -93,33 +93,33 @@ export class PostgresOutboxStore implements OutboxStore {
     return withDeliveries(events, deliveries.rows);
   }
 
-  async claim(now: number, until: number, limit: number): Promise<Claimed[]> {
+  async claim(now: number, until: number, limit: number, owner: string): Promise<Claimed[]> {
     const { rows } = await this.pool.query<{ event: string; url: string; attempts: number }>(
       `WITH due AS (
          SELECT event_id, url FROM outbox_deliveries
          WHERE delivered_at IS NULL AND next_attempt_at <= $1 AND url IN (SELECT url FROM webhooks)
          ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED
        ), claimed AS (
-         UPDATE outbox_deliveries AS d SET next_attempt_at = $2 FROM due
+         UPDATE outbox_deliveries AS d SET next_attempt_at = $2, claimed_by = $4 FROM due
          WHERE d.event_id = due.event_id AND d.url = due.url
          RETURNING d.event_id, d.url, d.attempts
        )
        SELECT e.event, c.url, c.attempts FROM claimed c JOIN outbox_events e ON e.id = c.event_id`,
-      [now, until, limit],
+      [now, until, limit, owner],
     );
     return rows.map((r) => ({ event: JSON.parse(r.event) as OutboxEvent, url: r.url, attempts: Number(r.attempts) }));
   }
 
   async settle(eventId: string, url: string, outcome: Settlement): Promise<void> {
     if (outcome.delivered) {
-      await this.pool.query('UPDATE outbox_deliveries SET attempts = $3, delivered_at = $4, last_error = NULL WHERE event_id = $1 AND url = $2', [
+      await this.pool.query('UPDATE outbox_deliveries SET attempts = $3, delivered_at = $4, last_error = NULL, claimed_by = NULL WHERE event_id = $1 AND url = $2', [
         eventId,
         url,
         outcome.attempts,
         new Date(outcome.at).toISOString(),
       ]);
     } else {
-      await this.pool.query('UPDATE outbox_deliveries SET attempts = $3, last_error = $4, next_attempt_at = $5 WHERE event_id = $1 AND url = $2 AND delivered_at IS NULL', [
+      await this.pool.query('UPDATE outbox_deliveries SET attempts = $3, last_error = $4, next_attempt_at = $5, claimed_by = NULL WHERE event_id = $1 AND url = $2 AND delivered_at IS NULL', [
         eventId,
         url,
         outcome.attempts,
@@ -127,6 +127,15 @@ export class PostgresOutboxStore implements OutboxStore {
         outcome.nextAttemptAt,
       ]);
     }
+  }
+
+  async claimants(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ owner: string }>('SELECT DISTINCT claimed_by AS owner FROM outbox_deliveries WHERE claimed_by IS NOT NULL AND delivered_at IS NULL');
+    return rows.map((r) => r.owner);
+  }
+
+  async release(owner: string, now: number): Promise<void> {
+    await this.pool.query('UPDATE outbox_deliveries SET next_attempt_at = $1, claimed_by = NULL WHERE claimed_by = $2 AND delivered_at IS NULL', [now, owner]);
   }
 
   async undelivered(): Promise<number> {

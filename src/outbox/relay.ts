@@ -15,6 +15,10 @@ export interface RelayOptions {
   random: Random;
   logger: Logger;
   policy: RelayPolicy;
+  /** Who claims: `host:pid`, so a restarted gateway can tell its dead predecessor's claims from a live peer's. */
+  owner: string;
+  /** Whether a process of this host runs (default: signal 0). */
+  isAlive?: (pid: number) => boolean;
   post?: Poster;
   /** Called with each attempt's result, for the metrics. */
   attempted?: (result: 'delivered' | 'failed') => void;
@@ -35,6 +39,7 @@ export class Relay {
   private running: Promise<void> | undefined;
   private again = false;
   private closed = false;
+  private released = false;
 
   constructor(private readonly options: RelayOptions) {
     this.post = options.post ?? postJson;
@@ -55,6 +60,7 @@ export class Relay {
       return;
     }
     this.running = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.releaseStale())
       .then(() => this.drain())
       .catch((err: unknown) => this.options.logger.warn({ err: (err as Error).message }, 'outbox relay pass failed; retrying at the next poll'))
       .finally(() => {
@@ -75,12 +81,20 @@ export class Relay {
     await this.running;
   }
 
+  /** Once, before the first pass: claims a killed process of this host left are due again at once, not after their lease. */
+  private async releaseStale(): Promise<void> {
+    if (this.released) return;
+    const { outbox, owner, clock } = this.options;
+    for (const stale of staleClaimants(await outbox.claimants(), owner, this.options.isAlive ?? isAlive)) await outbox.release(stale, clock.now());
+    this.released = true;
+  }
+
   /** Claims and delivers batches until nothing is due. */
   private async drain(): Promise<void> {
     const { outbox, clock, policy } = this.options;
     while (!this.closed) {
       const now = clock.now();
-      const claimed = await outbox.claim(now, now + policy.leaseMs, policy.batch);
+      const claimed = await outbox.claim(now, now + policy.leaseMs, policy.batch, this.options.owner);
       if (claimed.length === 0) return;
       await Promise.all(claimed.map((c) => this.deliver(c)));
       if (claimed.length < policy.batch) return;
@@ -108,6 +122,30 @@ export class Relay {
     const log = { event: claimed.event.id, route: claimed.event.routeId, to: new URL(claimed.url).origin, attempts: outcome.attempts };
     if (outcome.delivered) logger.debug(log, 'event delivered');
     else logger.warn({ ...log, error: outcome.error, nextAttemptAt: new Date(outcome.nextAttemptAt).toISOString() }, 'event delivery failed; will retry');
+  }
+}
+
+/**
+ * The claimants whose claims a relay starting as `self` may release: processes of its host that no
+ * longer run, and `self` itself (a predecessor with the same pid: a container restarted as pid 1).
+ * Other hosts' claims are left to lapse: their processes cannot be seen from here.
+ */
+export function staleClaimants(claimants: readonly string[], self: string, alive: (pid: number) => boolean): string[] {
+  const host = hostOf(self);
+  return claimants.filter((c) => c === self || (hostOf(c) === host && !alive(Number(c.slice(c.lastIndexOf(':') + 1)))));
+}
+
+function hostOf(owner: string): string {
+  return owner.slice(0, owner.lastIndexOf(':'));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, as another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

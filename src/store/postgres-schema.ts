@@ -107,6 +107,7 @@ export const PG_MIGRATIONS: readonly string[] = [
      next_attempt_at BIGINT NOT NULL,
      delivered_at    TEXT,
      last_error      TEXT,
+     claimed_by      TEXT,
      PRIMARY KEY (event_id, url)
    );
    CREATE INDEX outbox_deliveries_due ON outbox_deliveries (next_attempt_at) WHERE delivered_at IS NULL;`,

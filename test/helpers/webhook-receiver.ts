@@ -7,7 +7,7 @@ export interface ReceivedPost {
   contentType: string | undefined;
   /** The status the receiver answered it with. */
   answered: number;
-  body: { text: string; event: { id: string; routeId: string; toStage: string | null; text: string } };
+  body: { text: string; event: { id: string; kind: string; routeId: string; toStage: string | null; text: string } };
 }
 
 /**

@@ -315,15 +315,20 @@ describe.each(engines)('the store contract on $name', ({ database }) => {
     expect((await store.outbox.events({ undelivered: false, limit: 2, before: first.at(-1)!.seq })).map((e) => e.event.id)).toEqual([all[2]!.id]);
 
     // Claimed once: a second claim at the same moment takes nothing; settled, it is delivered.
-    const claimed = await store.outbox.claim(t, t + 30_000, 10);
+    const claimed = await store.outbox.claim(t, t + 30_000, 10, 'h:1');
     expect(claimed.map((c) => [c.event.id, c.url, c.attempts])).toEqual(expect.arrayContaining(all.map((e) => [e.id, hook, 0])));
-    expect(await store.outbox.claim(t, t + 30_000, 10)).toEqual([]);
+    expect(await store.outbox.claim(t, t + 30_000, 10, 'h:1')).toEqual([]);
+    expect(await store.outbox.claimants()).toEqual(['h:1']);
+    // A dead claimant's claims are due again at once; settling clears the claim.
+    await store.outbox.release('h:1', t);
+    expect(await store.outbox.claimants()).toEqual([]);
+    expect(await store.outbox.claim(t, t + 30_000, 10, 'h:2')).toHaveLength(3);
     await store.outbox.settle(all[0]!.id, hook, { delivered: false, attempts: 1, error: 'HTTP 503', nextAttemptAt: t + 1000 });
     for (const e of all.slice(1)) await store.outbox.settle(e.id, hook, { delivered: true, attempts: 1, at: t });
     const [pending] = await store.outbox.events({ undelivered: true, limit: 10 });
     expect(pending!.event.deliveries).toEqual([{ url: hook, attempts: 1, deliveredAt: null, lastError: 'HTTP 503', nextAttemptAt: new Date(t + 1000).toISOString() }]);
-    expect(await store.outbox.claim(t + 999, t + 30_000, 10)).toEqual([]);
-    expect(await store.outbox.claim(t + 1000, t + 30_000, 10)).toHaveLength(1);
+    expect(await store.outbox.claim(t + 999, t + 30_000, 10, 'h:1')).toEqual([]);
+    expect(await store.outbox.claim(t + 1000, t + 30_000, 10, 'h:1')).toHaveLength(1);
 
     // Removing the webhook drops what it still had pending; a new one gets only later events.
     const [webhook] = await store.outbox.webhooks();
@@ -331,7 +336,7 @@ describe.each(engines)('the store contract on $name', ({ database }) => {
     await rejected(store.outbox.removeWebhook(webhook!.id), 'WEBHOOK_NOT_FOUND');
     expect(await store.outbox.undelivered()).toBe(0);
     await store.outbox.addWebhook('https://hooks.example/b', 'api', new Date(t).toISOString());
-    expect(await store.outbox.claim(t + 1000, t + 30_000, 10)).toEqual([]);
+    expect(await store.outbox.claim(t + 1000, t + 30_000, 10, 'h:1')).toEqual([]);
   });
 });
 

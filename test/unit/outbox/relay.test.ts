@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Relay, type Poster } from '../../../src/outbox/relay.js';
+import { Relay, staleClaimants, type Poster } from '../../../src/outbox/relay.js';
 import { DEFAULT_RELAY_POLICY } from '../../../src/outbox/retry-schedule.js';
 import { SqliteStore } from '../../../src/store/sqlite-store.js';
 import { tempDir } from '../../helpers/servers.js';
@@ -16,6 +16,14 @@ interface Post {
   body: { text: string; event: { id: string } };
 }
 
+describe('staleClaimants', () => {
+  it('names this host\'s dead processes and itself (a predecessor with its pid), never a live one or another host\'s', () => {
+    const alive = (pid: number) => pid === 20;
+    expect(staleClaimants(['a:10', 'a:20', 'a:30', 'b:10', 'a.b:c:10'], 'a:30', alive)).toEqual(['a:10', 'a:30']);
+    expect(staleClaimants([], 'a:1', alive)).toEqual([]);
+  });
+});
+
 describe('the relay', () => {
   let clock: FakeClock;
   let temp: ReturnType<typeof tempDir>;
@@ -28,8 +36,10 @@ describe('the relay', () => {
     posts.push({ url, key, body: JSON.parse(body) as Post['body'] });
     return answer();
   };
-  const relay = (post = poster) => {
-    const r = new Relay({ outbox: store.outbox, onChange: (l) => store.onChange(l), clock, random: lcg(3), logger: pino({ level: 'silent' }), policy, post });
+  let pid = 100;
+  const dead = new Set<number>();
+  const relay = (post = poster, owner = `host-a:${++pid}`) => {
+    const r = new Relay({ outbox: store.outbox, onChange: (l) => store.onChange(l), clock, random: lcg(3), logger: pino({ level: 'silent' }), policy, post, owner, isAlive: (p) => !dead.has(p) });
     relays.push(r);
     r.start();
     return r;
@@ -101,17 +111,30 @@ describe('the relay', () => {
   it('a claim that lapses (its gateway died mid-post) is taken again after the lease', async () => {
     // Never answers (until closed): the gateway died with the post in flight.
     const hung: Poster = (_u, _b, _k, signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve({ ok: false, error: 'aborted' })));
-    const dead = new Relay({ outbox: store.outbox, onChange: () => () => undefined, clock, random: lcg(1), logger: pino({ level: 'silent' }), policy, post: hung });
-    dead.start();
+    const gone = new Relay({ outbox: store.outbox, onChange: () => () => undefined, clock, random: lcg(1), logger: pino({ level: 'silent' }), policy, post: hung, owner: 'host-b:7', isAlive: () => true });
+    gone.start();
     await store.update('orders', { stage: 'shadow' }, { actor: 'alice' }, 'stage');
-    dead.wake();
+    gone.wake();
     await vi.waitFor(async () => expect(Date.parse((await delivery()).nextAttemptAt!)).toBe(clock.now() + policy.leaseMs));
     const r = relay();
     clock.advance(policy.leaseMs);
     r.wake();
     await vi.waitFor(async () => expect((await delivery()).deliveredAt).not.toBeNull());
     expect(posts).toHaveLength(1);
-    await dead.close();
+    await gone.close();
+  });
+
+  it('a relay starting on a host whose previous gateway was killed mid-post takes that claim again at once', async () => {
+    const hung: Poster = (_u, _b, _k, signal) => new Promise((resolve) => signal.addEventListener('abort', () => resolve({ ok: false, error: 'aborted' })));
+    const killed = new Relay({ outbox: store.outbox, onChange: (l) => store.onChange(l), clock, random: lcg(1), logger: pino({ level: 'silent' }), policy, post: hung, owner: 'host-a:7', isAlive: () => true });
+    killed.start();
+    await store.update('orders', { stage: 'shadow' }, { actor: 'alice' }, 'stage');
+    await vi.waitFor(async () => expect(await store.outbox.claimants()).toEqual(['host-a:7']));
+    dead.add(7);
+    relay();
+    await vi.waitFor(async () => expect((await delivery()).deliveredAt).not.toBeNull());
+    expect(posts).toHaveLength(1);
+    await killed.close();
   });
 
   it('close aborts a post in flight without counting an attempt', async () => {
