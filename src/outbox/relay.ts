@@ -40,6 +40,8 @@ export class Relay {
   private again = false;
   private closed = false;
   private released = false;
+  /** Whether the last pass failed: an outage is logged once when it starts and once when it ends, not every poll. */
+  private failing = false;
 
   constructor(private readonly options: RelayOptions) {
     this.post = options.post ?? postJson;
@@ -62,7 +64,7 @@ export class Relay {
     this.running = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.releaseStale())
       .then(() => this.drain())
-      .catch((err: unknown) => this.options.logger.warn({ err: (err as Error).message }, 'outbox relay pass failed; retrying at the next poll'))
+      .then(() => this.passed(), (err: unknown) => this.failed(err))
       .finally(() => {
         this.running = undefined;
         if (this.again) {
@@ -72,13 +74,27 @@ export class Relay {
       });
   }
 
-  /** Stops the timers and aborts the posts in flight (their claims lapse; another pass retries them). */
+  /** Stops the timers, aborts the posts in flight and hands their claims back, so whoever runs next retries them at once. */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
     this.unsubscribe?.();
+    const aborted = this.inFlight.size > 0;
     for (const controller of this.inFlight) controller.abort();
     await this.running;
+    if (aborted) await this.options.outbox.release(this.options.owner, this.options.clock.now()).catch(() => undefined);
+  }
+
+  private passed(): void {
+    if (this.failing) this.options.logger.info('outbox relay passes work again');
+    this.failing = false;
+  }
+
+  private failed(err: unknown): void {
+    const log = { err: (err as Error).message };
+    if (this.failing) this.options.logger.debug(log, 'outbox relay pass failed again');
+    else this.options.logger.warn(log, 'outbox relay pass failed; retrying at every poll');
+    this.failing = true;
   }
 
   /** Once, before the first pass: claims a killed process of this host left are due again at once, not after their lease. */

@@ -146,6 +146,8 @@ describe('the relay', () => {
     await vi.waitFor(async () => expect((await delivery()).nextAttemptAt).not.toBe(new Date(clock.now()).toISOString()));
     await r.close();
     expect(aborted).toBe(true);
-    expect(await delivery()).toMatchObject({ attempts: 0, deliveredAt: null });
+    // Handed back: due at once for whoever runs next.
+    expect(await delivery()).toMatchObject({ attempts: 0, deliveredAt: null, nextAttemptAt: new Date(clock.now()).toISOString() });
+    expect(await store.outbox.claimants()).toEqual([]);
   });
 });
