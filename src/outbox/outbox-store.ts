@@ -159,8 +159,12 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 
   // The relay runs on the serving event loop: it never waits for another writer's lock (an apply
-  // can hold it for seconds). A busy database fails the pass at once; the next one retries.
+  // can hold it for seconds). A busy database has nothing to claim this time; the next pass retries.
   async claim(now: number, until: number, limit: number, owner: string): Promise<Claimed[]> {
+    return whenNotBusy(() => this.claimNow(now, until, limit, owner), []);
+  }
+
+  private claimNow(now: number, until: number, limit: number, owner: string): Claimed[] {
     return withoutWaiting(this.db, () =>
       this.db
         .transaction(() => {
@@ -192,6 +196,21 @@ export class SqliteOutboxStore implements OutboxStore {
 
   async undelivered(): Promise<number> {
     return this.stmts.undelivered.get()!.n;
+  }
+}
+
+/** SQLite's "another connection holds the write lock": try again later. */
+export function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code === 'SQLITE_LOCKED');
+}
+
+function whenNotBusy<T>(fn: () => T, otherwise: T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (isBusy(err)) return otherwise;
+    throw err;
   }
 }
 

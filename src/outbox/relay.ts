@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { request } from 'undici';
 import type { Clock, Random } from '../clock.js';
-import type { Claimed, OutboxStore } from './outbox-store.js';
-import { resultOfStatus, settle, type PostResult, type RelayPolicy } from './retry-schedule.js';
+import { isBusy, type Claimed, type OutboxStore } from './outbox-store.js';
+import { resultOfStatus, settle, type PostResult, type RelayPolicy, type Settlement } from './retry-schedule.js';
 
 /** Posts one event to one URL; resolves to what the attempt came to, never rejects. */
 export type Poster = (url: string, body: string, idempotencyKey: string, signal: AbortSignal) => Promise<PostResult>;
@@ -33,6 +33,8 @@ export interface RelayOptions {
  */
 export class Relay {
   private readonly inFlight = new Set<AbortController>();
+  /** Outcomes the database could not take when they came (busy): written at the next pass. */
+  private readonly unsettled: { claimed: Claimed; outcome: Settlement }[] = [];
   private readonly post: Poster;
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -92,9 +94,21 @@ export class Relay {
 
   private failed(err: unknown): void {
     const log = { err: (err as Error).message };
+    // Another writer holding SQLite's lock is no outage: the next poll goes on.
+    if (isBusy(err)) return this.options.logger.debug(log, 'outbox relay pass put off: the database is busy');
     if (this.failing) this.options.logger.debug(log, 'outbox relay pass failed again');
     else this.options.logger.warn(log, 'outbox relay pass failed; retrying at every poll');
     this.failing = true;
+  }
+
+  /** Writes an attempt's outcome; one the database is too busy to take now waits for the next pass. */
+  private async record(claimed: Claimed, outcome: Settlement): Promise<void> {
+    try {
+      await this.options.outbox.settle(claimed.event.id, claimed.url, outcome);
+    } catch (err) {
+      if (!isBusy(err)) throw err;
+      this.unsettled.push({ claimed, outcome });
+    }
   }
 
   /** Once, before the first pass: claims a killed process of this host left are due again at once, not after their lease. */
@@ -108,6 +122,7 @@ export class Relay {
   /** Claims and delivers batches until nothing is due. */
   private async drain(): Promise<void> {
     const { outbox, clock, policy } = this.options;
+    for (const { claimed, outcome } of this.unsettled.splice(0)) await this.record(claimed, outcome);
     while (!this.closed) {
       const now = clock.now();
       const claimed = await outbox.claim(now, now + policy.leaseMs, policy.batch, this.options.owner);
@@ -118,7 +133,7 @@ export class Relay {
   }
 
   private async deliver(claimed: Claimed): Promise<void> {
-    const { outbox, clock, random, policy, logger } = this.options;
+    const { clock, random, policy, logger } = this.options;
     const controller = new AbortController();
     const timeout = setTimeout(() => controller.abort(), policy.timeoutMs);
     this.inFlight.add(controller);
@@ -132,7 +147,7 @@ export class Relay {
     // Closing aborted it: the claim lapses and whoever runs next tries again, with no attempt counted.
     if (this.closed) return;
     const outcome = settle(result, claimed.attempts, clock.now(), policy, random);
-    await outbox.settle(claimed.event.id, claimed.url, outcome);
+    await this.record(claimed, outcome);
     this.options.attempted?.(outcome.delivered ? 'delivered' : 'failed');
     // The URL's origin only: a webhook's path often is its secret (Slack's are).
     const log = { event: claimed.event.id, route: claimed.event.routeId, to: new URL(claimed.url).origin, attempts: outcome.attempts };

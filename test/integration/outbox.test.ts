@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { adminCall, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { adminCli, runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/httpbin.js';
+import { storeEngines } from '../helpers/postgres.js';
 import { admin, startBackend, startTestGateway, tempDir, type StubBackend, type TestGateway } from '../helpers/servers.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -150,6 +151,28 @@ describe('webhooks and the outbox', () => {
     const run = runCli(['serve', '--legacy', 'http://127.0.0.1:1', '--modern', 'http://127.0.0.1:2', '--db', temp.db, '--webhook', 'http://ok.example/', '--webhook', 'mailto:ops@example.com']);
     expect(await run.exited).toBe(2);
     expect(run.stderr.join('\n')).toMatch(/--webhook: must be an http:\/\/ or https:\/\/ URL/);
+  });
+});
+
+describe.each(storeEngines('the outbox on two gateways'))('two gateways on one $name database', ({ database }) => {
+  it('post each event once (a claimed delivery is left to its claimant), whichever gateway made the change', async () => {
+    const hook = await receiver();
+    const where = await database();
+    cleanups.push(where.cleanup);
+    const a = await startTestGateway({ config: { db: where.db, webhook: [hook.url] }, deps: { relayPolicy: FAST } });
+    cleanups.push(() => a.stop());
+    const b = await startTestGateway({ config: { db: where.db, webhook: [hook.url] }, deps: { relayPolicy: FAST } });
+    cleanups.push(() => b.stop());
+    expect((await admin(a, 'GET', '/webhooks')).body.webhooks).toHaveLength(1);
+    for (const id of ['r1', 'r2', 'r3']) await admin(a, 'POST', '/routes', { id, pathPrefix: `/${id}` });
+    const gateways = [a, b];
+    for (let i = 0; i < 12; i++) expect((await stage(gateways[i % 2]!, `r${(i % 3) + 1}`, i % 6 < 3 ? 'shadow' : 'legacy')).status).toBe(200);
+    const ids = (await admin(b, 'GET', '/events')).body.events.map((e: { id: string }) => e.id);
+    expect(ids).toHaveLength(12);
+    await vi.waitFor(() => expect(hook.delivered()).toEqual(new Set(ids)), { timeout: 10_000 });
+    // A moment more, for any second post to arrive.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(hook.posts.map((p) => p.key).sort()).toEqual([...ids].sort());
   });
 });
 

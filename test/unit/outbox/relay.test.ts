@@ -93,6 +93,27 @@ describe('the relay', () => {
     expect(posts.map((p) => p.key)).toEqual([posts[0]!.key, posts[0]!.key]);
   });
 
+  it('an outcome the database is too busy to take is written at the next pass, without posting again', async () => {
+    let busy = true;
+    const outbox = Object.create(store.outbox) as typeof store.outbox;
+    outbox.settle = async (...args) => {
+      if (busy) throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+      return store.outbox.settle(...args);
+    };
+    const r = new Relay({ outbox, onChange: (l) => store.onChange(l), clock, random: lcg(3), logger: pino({ level: 'silent' }), policy, post: poster, owner: 'host-a:1', isAlive: () => true });
+    relays.push(r);
+    r.start();
+    await store.update('orders', { stage: 'shadow' }, { actor: 'alice' }, 'stage');
+    await vi.waitFor(() => expect(posts).toHaveLength(1));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await delivery()).deliveredAt).toBeNull();
+    busy = false;
+    r.wake();
+    await vi.waitFor(async () => expect(await delivery()).toMatchObject({ attempts: 1, lastError: null }));
+    expect((await delivery()).deliveredAt).not.toBeNull();
+    expect(posts).toHaveLength(1);
+  });
+
   it('two relays on one database: a claimed delivery is posted once, the other waits for the lease', async () => {
     let release!: () => void;
     answer = () => new Promise((resolve) => (release = () => resolve({ ok: true })));
