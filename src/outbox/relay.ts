@@ -144,7 +144,7 @@ export class Relay {
       clearTimeout(timeout);
       this.inFlight.delete(controller);
     }
-    // Closing aborted it: the claim lapses and whoever runs next tries again, with no attempt counted.
+    // Closing aborted it: no attempt is counted, and close() hands the claim back.
     if (this.closed) return;
     const outcome = settle(result, claimed.attempts, clock.now(), policy, random);
     await this.record(claimed, outcome);
