@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { BackendUrl } from './backends/schema.js';
 import { trustListError } from './proxy/trusted-proxies.js';
+import { WebhookUrl } from './outbox/webhook.js';
 
 const Port = z.coerce.number().int().min(0).max(65535);
 /** A size in bytes, or `none` (null): no limit. */
@@ -74,6 +75,8 @@ export const ServeConfig = z
     maxUrlBytes: z.coerce.number().int().min(256).max(1_048_576).default(DEFAULTS.maxUrlBytes),
     maxBodyBytes: ByteLimit.default(DEFAULTS.maxBodyBytes),
     maxConnections: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULTS.maxConnections),
+    /** Webhook URLs lifecycle events are posted to (`--webhook`, repeatable); stored like `POST /webhooks`'s. */
+    webhook: z.array(WebhookUrl).default([]),
   })
   .strict()
   .refine((c) => c.headersTimeoutMs <= c.requestTimeoutMs, {

@@ -18,6 +18,9 @@ import { StepCounter } from './rollout/step-counter.js';
 import { FALLBACK_FLUSH_MS, FallbackLedger } from './rollout/fallback-ledger.js';
 import { FLUSH_MS, Shadowing } from './shadow/shadowing.js';
 import { openStore } from './store/open.js';
+import { registerOutboxMetrics } from './outbox/metrics.js';
+import { Relay } from './outbox/relay.js';
+import { DEFAULT_RELAY_POLICY, type RelayPolicy } from './outbox/retry-schedule.js';
 import type { Store } from './store/store.js';
 
 export interface GatewayDeps {
@@ -32,6 +35,8 @@ export interface GatewayDeps {
   busyTimeoutMs?: number;
   /** The built dashboard the admin listener serves at /ui/ (default: dist/ui next to the code). */
   uiDir?: string;
+  /** How the outbox relay retries webhooks (outbox/retry-schedule.ts); tests shorten it. */
+  relayPolicy?: Partial<RelayPolicy>;
 }
 
 export interface Gateway {
@@ -62,6 +67,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
       { legacy: { url: config.legacy, maxInFlight: config.legacyMaxInFlight }, modern: { url: config.modern, maxInFlight: config.modernMaxInFlight } },
       { actor: 'serve', reason: 'start-up flags' },
     );
+    await store.outbox.ensureWebhooks(config.webhook, new Date(clock.now()).toISOString());
   } catch (err) {
     await store.close();
     throw err;
@@ -82,6 +88,16 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
   const shadowFlush = setInterval(() => void shadow.flush(), FLUSH_MS);
   shadowFlush.unref();
   const metrics = new GatewayMetrics({ routes, breakers, backends, clock, shadow });
+  const relay = new Relay({
+    outbox: store.outbox,
+    onChange: (listener) => store.onChange(listener),
+    clock,
+    random,
+    logger: logger.child({ component: 'outbox' }),
+    policy: { ...DEFAULT_RELAY_POLICY, ...deps.relayPolicy },
+    owner: `${hostname()}:${process.pid}`,
+    attempted: registerOutboxMetrics(metrics.registry, store.outbox),
+  });
   const traffic = new TrafficWindow(clock);
   const stepCounter = new StepCounter();
   const fallbacks = new FallbackLedger(store.rollouts, clock);
@@ -151,6 +167,8 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
     await backends.destroy();
     throw err;
   }
+  // Started once serving: it delivers what a previous process left undelivered, then each new event.
+  relay.start();
   const proxyUrl = urlOf(proxy.server.address() as AddressInfo);
   const adminUrl = urlOf(admin.server.address() as AddressInfo);
   const urls = Object.fromEntries(backends.list().map((b) => [b.name, b.backend.url]));
@@ -168,6 +186,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
       clearInterval(fallbackFlush);
       rollouts.stop();
       await fallbacks.flush().catch((err: unknown) => logger.warn({ err }, 'fallback times not written at shutdown'));
+      await relay.close();
       await shadow.close();
       routes.stop();
       await store.close();

@@ -22,6 +22,9 @@ import { Healthz, Readyz } from './health.js';
 import { ShadowReport } from '../shadow/report.js';
 import { RolloutView } from '../rollout/view.js';
 import { RolloutStart } from './rollout.js';
+import { DEFAULT_EVENTS_PAGE } from './outbox.js';
+import { EventView } from '../outbox/outbox-store.js';
+import { Webhook, WebhookCreate } from '../outbox/webhook.js';
 
 /**
  * Every schema the document names, with the side of the wire it describes: `input` schemas
@@ -48,6 +51,10 @@ const SCHEMAS = {
   BackendHistory: [z.object({ history: z.array(BackendHistoryEntry) }), 'output'],
   ApplyRequest: [ApplyRequest, 'input'],
   ApplyResult: [ApplyResult, 'output'],
+  Webhook: [Webhook, 'output'],
+  WebhookList: [z.object({ webhooks: z.array(Webhook) }), 'output'],
+  WebhookCreate: [WebhookCreate, 'input'],
+  EventList: [z.object({ events: z.array(EventView), next: z.string().nullable() }), 'output'],
   Breaker: [BreakerView, 'output'],
   BreakerList: [z.object({ breakers: z.array(BreakerView), next: z.string().nullable() }), 'output'],
   Healthz: [Healthz, 'output'],
@@ -207,6 +214,24 @@ export const ENDPOINTS: readonly Endpoint[] = [
     body: { schema: 'ApplyRequest', required: true },
     ok: { status: 200, description: 'The plan, carried out unless dryRun', schema: 'ApplyResult' },
     errors: ['VALIDATION_FAILED', 'INVALID_JSON', 'UNAUTHORIZED', 'DUPLICATE_PATH', 'BACKEND_IN_USE', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'],
+  },
+  { method: 'get', path: '/webhooks', summary: 'The webhooks lifecycle events are posted to (--webhook URLs and those added here)', ok: { status: 200, description: 'The webhooks', schema: 'WebhookList' }, errors: ['UNAUTHORIZED'] },
+  {
+    method: 'post',
+    path: '/webhooks',
+    summary: 'Add a webhook: every later stage change and rollout move is posted to it (Idempotency-Key: the event id), retried until it answers 2xx',
+    body: { schema: 'WebhookCreate', required: true },
+    ok: { status: 201, description: 'The webhook (Location header)', schema: 'Webhook' },
+    errors: ['VALIDATION_FAILED', 'INVALID_JSON', 'UNAUTHORIZED', 'DUPLICATE_WEBHOOK', 'UNSUPPORTED_MEDIA_TYPE'],
+  },
+  { method: 'delete', path: '/webhooks/:id', summary: 'Remove a webhook; its pending deliveries are dropped', ok: { status: 204, description: 'Removed' }, errors: ['UNAUTHORIZED', 'WEBHOOK_NOT_FOUND'] },
+  {
+    method: 'get',
+    path: '/events',
+    paged: true,
+    summary: `Lifecycle events (stage changes, rollout moves), newest first, each with its delivery to every webhook; ?undelivered=true: only those some webhook has not received (default page ${DEFAULT_EVENTS_PAGE})`,
+    ok: { status: 200, description: 'The events', schema: 'EventList' },
+    errors: ['VALIDATION_FAILED', 'UNAUTHORIZED'],
   },
   { method: 'get', path: '/breakers', paged: true, summary: "Every route's modern-side circuit breaker, a page at a time", ok: { status: 200, description: 'The breakers', schema: 'BreakerList' }, errors: ['VALIDATION_FAILED', 'UNAUTHORIZED'] },
   {

@@ -24,6 +24,7 @@ import { checkHost } from './host-check.js';
 import { registerHealth } from './health.js';
 import { registerMetrics } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
+import { registerOutbox } from './outbox.js';
 import { registerRoutes } from './routes.js';
 import { registerShadow } from './shadow.js';
 import { registerStage } from './stage.js';
@@ -112,6 +113,7 @@ export function registerEndpoints(app: FastifyInstance, options: AdminOptions): 
   if (options.rollouts !== undefined) registerRollout(app, options.rollouts);
   registerBackends(app, options);
   registerApply(app, options);
+  registerOutbox(app, options);
   registerBreakers(app, options);
   registerStatus(app, options);
   registerMetrics(app, options);

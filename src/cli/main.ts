@@ -8,6 +8,7 @@ import { ROUTES_USAGE, routesCommand } from './routes.js';
 import { serve } from './serve.js';
 import { SHADOW_USAGE, shadowCommand } from './shadow.js';
 import { ROLLOUT_USAGE, rolloutCommand } from './rollout.js';
+import { EVENTS_USAGE, WEBHOOKS_USAGE, eventsCommand, webhooksCommand } from './outbox.js';
 import { statusCommand } from './status.js';
 
 const HELP = `strangler: an HTTP gateway for strangler-fig migrations
@@ -19,6 +20,8 @@ Usage:
   strangler status            the migration at a glance
   ${SHADOW_USAGE}  what shadow mode found on a route (clear: start over)
   ${ROLLOUT_USAGE}  a progressive rollout driven by the gateway
+  ${EVENTS_USAGE}  lifecycle events and their webhook deliveries
+  ${WEBHOOKS_USAGE}  where events are posted
   strangler breakers [reset <routeId>]
   strangler export [--json] > routes.yaml
   strangler apply -f <file|-> [--dry-run] [--prune]
@@ -68,6 +71,7 @@ serve flags (each also read from the env var shown):
   --max-url-bytes N           STRANGLER_MAX_URL_BYTES          request target length, else 414 (default 8192)
   --max-body-bytes N|none     STRANGLER_MAX_BODY_BYTES         request body, else 413; routes may override (default none)
   --max-connections N         STRANGLER_MAX_CONNECTIONS        open client connections, else 503 (default 10000)
+  --webhook URL               (repeatable)               post every stage change and rollout move there (stored, like POST /webhooks)
                               STRANGLER_ADMIN_TOKEN      admin bearer token (env only)
 `;
 
@@ -108,6 +112,10 @@ async function dispatch(argv: string[], env: NodeJS.ProcessEnv): Promise<number>
       return shadowCommand(rest, env);
     case 'rollout':
       return rolloutCommand(rest, env);
+    case 'events':
+      return eventsCommand(rest, env);
+    case 'webhooks':
+      return webhooksCommand(rest, env);
     case 'backup':
       return backup(rest, env);
     case undefined:

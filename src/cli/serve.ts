@@ -30,6 +30,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { key: 'maxUrlBytes', env: 'STRANGLER_MAX_URL_BYTES' },
   { key: 'maxBodyBytes', env: 'STRANGLER_MAX_BODY_BYTES' },
   { key: 'maxConnections', env: 'STRANGLER_MAX_CONNECTIONS' },
+  { key: 'webhook', multiple: true },
 ];
 
 /** `strangler serve`: runs the gateway until SIGTERM or SIGINT, then drains and exits 0. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { z } from 'zod';
 import type { DesiredBackend } from '../backends/plan.js';
@@ -26,6 +27,8 @@ import {
   RouteCreate,
 } from './schema.js';
 import type { ShadowPatch } from '../shadow/settings.js';
+import { eventOf } from '../outbox/event.js';
+import { SqliteOutboxStore } from '../outbox/outbox-store.js';
 
 export { MIGRATIONS, SCHEMA_VERSION } from '../store/sqlite-schema.js';
 
@@ -87,6 +90,8 @@ export interface RouteStoreOptions {
 export class RouteStore {
   /** The named backends, in the same database and transactions as the routes. */
   readonly backends: BackendStore;
+  /** The outbox and webhooks; route changes write their events through it, in their transactions. */
+  readonly outbox: SqliteOutboxStore;
   private readonly db: Database.Database;
   private readonly clock: Clock;
   private readonly listeners = new Set<() => void>();
@@ -97,6 +102,7 @@ export class RouteStore {
     this.db = db;
     this.clock = clock;
     this.backends = new BackendStore({ db, write: (fn) => this.write(fn), timestamp: () => this.timestamp() });
+    this.outbox = new SqliteOutboxStore(db);
     this.stmts = {
       list: db.prepare<[], RouteRow>('SELECT * FROM routes ORDER BY path_prefix'),
       firstPage: db.prepare<[number], RouteRow>('SELECT * FROM routes ORDER BY path_prefix LIMIT ?'),
@@ -399,7 +405,10 @@ export class RouteStore {
     meta: ChangeMeta,
     version = after?.version ?? 0,
   ): void {
-    this.stmts.insertHistory.run({ routeId: (after ?? before)!.id, ...historyColumns(action, before, after, meta, version, this.timestamp()) });
+    const at = this.timestamp();
+    this.stmts.insertHistory.run({ routeId: (after ?? before)!.id, ...historyColumns(action, before, after, meta, version, at) });
+    const event = eventOf(action, before, after, meta, { id: randomUUID(), at, version });
+    if (event !== undefined) this.outbox.record(event, this.clock.now());
   }
 
   /** Runs `fn` in a BEGIN IMMEDIATE transaction, then tells listeners. */

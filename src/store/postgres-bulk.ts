@@ -1,6 +1,9 @@
 import type pg from 'pg';
 import type { ChangeMeta, HistoryAction, Route, RouteSettings } from '../routing/schema.js';
 import { parkedPrefix } from './apply-steps.js';
+import { randomUUID } from 'node:crypto';
+import { eventOf, type OutboxEvent } from '../outbox/event.js';
+import { insertEvents } from '../outbox/postgres-outbox-store.js';
 import { historyColumns } from './history-row.js';
 
 /** Rows per statement: a few statements per thousand routes instead of a few round trips per route. */
@@ -79,6 +82,10 @@ export class PgBulkRoutes {
 
   private async history(rows: { action: HistoryAction; before: Route | null; after: Route | null; version: number }[], meta: ChangeMeta): Promise<void> {
     const h = rows.map((r) => ({ routeId: (r.after ?? r.before)!.id, ...historyColumns(r.action, r.before, r.after, meta, r.version, this.timestamp()) }));
+    const events = rows.flatMap((r, i): OutboxEvent[] => {
+      const event = eventOf(r.action, r.before, r.after, meta, { id: randomUUID(), at: h[i]!.at, version: r.version });
+      return event === undefined ? [] : [event];
+    });
     await this.db.query(
       `INSERT INTO route_history (seq, route_id, version, action, before, after, actor, reason, at)
        SELECT base.n + u.ord, u.route_id, u.version, u.action, u.before, u.after, u.actor, u.reason, u.at
@@ -87,6 +94,8 @@ export class PgBulkRoutes {
               WITH ORDINALITY AS u(route_id, version, action, before, after, actor, reason, at, ord)`,
       [h.map((r) => r.routeId), h.map((r) => r.version), h.map((r) => r.action), h.map((r) => r.before), h.map((r) => r.after), h.map((r) => r.actor), h.map((r) => r.reason), h.map((r) => r.at)],
     );
+    // The events of the changes that move a stage, in the same transaction.
+    await insertEvents(this.db, events, Date.parse(this.timestamp()));
   }
 }
 

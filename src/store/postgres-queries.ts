@@ -2,6 +2,8 @@ import type pg from 'pg';
 import type { BackendHistoryRow, BackendRow, BackendRowValues } from '../backends/store.js';
 import type { FeedPosition, HistoryRow, RouteRow } from '../routing/store.js';
 import type { Route } from '../routing/schema.js';
+import type { OutboxEvent } from '../outbox/event.js';
+import { insertEvents } from '../outbox/postgres-outbox-store.js';
 import type { HistoryColumns } from './history-row.js';
 
 /** The statements of the PostgreSQL store, on the pool (reads) or on one transaction's client. */
@@ -58,6 +60,7 @@ export class PgQueries {
     );
   deleteRoute = (id: string) => this.db.query('DELETE FROM routes WHERE id = $1', [id]);
   insertRouteHistory = (routeId: string, h: HistoryColumns) => this.insertHistory('route_history', 'route_id', routeId, h);
+  insertEvents = (events: readonly OutboxEvent[], now: number) => insertEvents(this.db, events, now);
 
   backends = () => this.rows<BackendRow>('SELECT * FROM backends ORDER BY name');
   backend = (name: string) => this.first<BackendRow>('SELECT * FROM backends WHERE name = $1', [name]);

@@ -108,6 +108,32 @@ export const PG_MIGRATIONS: readonly string[] = [
      route_id TEXT COLLATE "C" PRIMARY KEY,
      last_at  BIGINT NOT NULL
    );`,
+  // The outbox (outbox/): an event per lifecycle move, written in the change's transaction; the
+  // webhooks events go to; each event's delivery to each of them, retried until it succeeds.
+  `CREATE TABLE outbox_events (
+     seq      BIGSERIAL PRIMARY KEY,
+     id       TEXT COLLATE "C" NOT NULL UNIQUE,
+     route_id TEXT COLLATE "C" NOT NULL,
+     at       TEXT NOT NULL,
+     event    TEXT NOT NULL
+   );
+   CREATE TABLE webhooks (
+     id         TEXT COLLATE "C" PRIMARY KEY,
+     url        TEXT COLLATE "C" NOT NULL UNIQUE,
+     source     TEXT NOT NULL CHECK (source IN ('flag', 'api')),
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE outbox_deliveries (
+     event_id        TEXT COLLATE "C" NOT NULL REFERENCES outbox_events (id),
+     url             TEXT COLLATE "C" NOT NULL,
+     attempts        INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at BIGINT NOT NULL,
+     delivered_at    TEXT,
+     last_error      TEXT,
+     claimed_by      TEXT,
+     PRIMARY KEY (event_id, url)
+   );
+   CREATE INDEX outbox_deliveries_due ON outbox_deliveries (next_attempt_at) WHERE delivered_at IS NULL;`,
 ];
 
 /** Advisory lock keys (two int4s: the application, then the purpose), shared by every gateway on the database. */

@@ -18,6 +18,8 @@ import { PostgresRolloutStore, writeRolloutWith } from '../rollout/postgres-roll
 import type { RolloutStore } from '../rollout/rollout-store.js';
 import { PostgresShadowStore } from '../shadow/postgres-shadow-store.js';
 import type { ShadowStore } from '../shadow/shadow-store.js';
+import { PostgresOutboxStore } from '../outbox/postgres-outbox-store.js';
+import type { OutboxStore } from '../outbox/outbox-store.js';
 import type { BackendStoreApi, Store, StoreHealth } from './store.js';
 
 const OK: StoreHealth = Object.freeze({ state: 'ok' });
@@ -46,6 +48,7 @@ export class PostgresStore implements Store {
   readonly backends: BackendStoreApi;
   readonly shadow: ShadowStore;
   readonly rollouts: RolloutStore;
+  readonly outbox: OutboxStore;
   private readonly listeners = new Set<() => void>();
   private readonly reads: PgQueries;
   private readonly pageReader = new LiveRowReader();
@@ -64,6 +67,7 @@ export class PostgresStore implements Store {
     this.reads = new PgQueries(pool);
     this.shadow = new PostgresShadowStore(pool);
     this.rollouts = new PostgresRolloutStore(pool, () => this.timestamp());
+    this.outbox = new PostgresOutboxStore(pool);
     this.backends = {
       list: () => this.read((w) => w.backendList()),
       get: (name) => this.read((w) => w.backend(name)),

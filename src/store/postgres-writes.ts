@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { DesiredBackend } from '../backends/plan.js';
 import { assertDeletable, assertUnused, assertUsable, backendNotFound, changedBackendSettings, missingDefault, newBackendSettings } from '../backends/rules.js';
@@ -20,6 +21,7 @@ import { parseOrThrow } from '../validation.js';
 import { applySteps, assertStepsPrefixFree, planApply } from './apply-steps.js';
 import { assertExpectedVersion } from './conflict.js';
 import { historyColumns } from './history-row.js';
+import { eventOf } from '../outbox/event.js';
 import type { PgBulkRoutes } from './postgres-bulk.js';
 import type { PgQueries } from './postgres-queries.js';
 
@@ -134,8 +136,12 @@ export class PgWrites {
     throw new Error('unreachable: the candidates never end');
   }
 
-  private recordRoute(action: HistoryAction, before: Route | null, after: Route | null, meta: ChangeMeta, version = after?.version ?? 0) {
-    return this.q.insertRouteHistory((after ?? before)!.id, historyColumns(action, before, after, meta, version, this.timestamp()));
+  /** The history row, and the change's event (outbox/event.ts) when it moves a stage. */
+  private async recordRoute(action: HistoryAction, before: Route | null, after: Route | null, meta: ChangeMeta, version = after?.version ?? 0): Promise<void> {
+    const at = this.timestamp();
+    await this.q.insertRouteHistory((after ?? before)!.id, historyColumns(action, before, after, meta, version, at));
+    const event = eventOf(action, before, after, meta, { id: randomUUID(), at, version });
+    if (event !== undefined) await this.q.insertEvents([event], Date.parse(at));
   }
 
   // Backends.

@@ -127,6 +127,32 @@ export const MIGRATIONS: readonly string[] = [
      route_id TEXT PRIMARY KEY,
      last_at  INTEGER NOT NULL
    );`,
+  // The outbox (outbox/): an event per lifecycle move, written in the change's transaction; the
+  // webhooks events go to; each event's delivery to each of them, retried until it succeeds.
+  `CREATE TABLE outbox_events (
+     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+     id       TEXT NOT NULL UNIQUE,
+     route_id TEXT NOT NULL,
+     at       TEXT NOT NULL,
+     event    TEXT NOT NULL
+   );
+   CREATE TABLE webhooks (
+     id         TEXT PRIMARY KEY,
+     url        TEXT NOT NULL UNIQUE,
+     source     TEXT NOT NULL CHECK (source IN ('flag', 'api')),
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE outbox_deliveries (
+     event_id        TEXT NOT NULL REFERENCES outbox_events (id),
+     url             TEXT NOT NULL,
+     attempts        INTEGER NOT NULL DEFAULT 0,
+     next_attempt_at INTEGER NOT NULL,
+     delivered_at    TEXT,
+     last_error      TEXT,
+     claimed_by      TEXT,
+     PRIMARY KEY (event_id, url)
+   );
+   CREATE INDEX outbox_deliveries_due ON outbox_deliveries (next_attempt_at) WHERE delivered_at IS NULL;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { RouteStore } from '../routing/store.js';
 import { SqliteRolloutStore } from '../rollout/rollout-store.js';
 import { SqliteShadowStore, type ShadowStore } from '../shadow/shadow-store.js';
+import type { OutboxStore } from '../outbox/outbox-store.js';
 import { runApplyJob } from './apply-job.js';
 import { applyOffProcess } from './off-process.js';
 import type { BackendStoreApi, Store, StoreHealth } from './store.js';
@@ -18,6 +19,7 @@ export class SqliteStore implements Store {
   readonly backends: BackendStoreApi;
   readonly shadow: ShadowStore;
   readonly rollouts: SqliteRolloutStore;
+  readonly outbox: OutboxStore;
 
   constructor(
     readonly sync: RouteStore,
@@ -25,6 +27,7 @@ export class SqliteStore implements Store {
   ) {
     this.shadow = new SqliteShadowStore(sync.connection);
     this.rollouts = new SqliteRolloutStore(sync.connection, () => sync.timestamp());
+    this.outbox = sync.outbox;
     const b = sync.backends;
     this.backends = {
       list: async () => b.list(),

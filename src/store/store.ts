@@ -8,6 +8,7 @@ import type { ApplyOptions, FeedPosition, RouteChanges } from '../routing/store.
 import type { ChangeMeta, HistoryAction, HistoryEntry, Route, RouteCreate } from '../routing/schema.js';
 import type { RolloutStore, RolloutWrite } from '../rollout/rollout-store.js';
 import type { ShadowStore } from '../shadow/shadow-store.js';
+import type { OutboxStore } from '../outbox/outbox-store.js';
 import type { ApplyJob, ApplyOutcome } from './apply-job.js';
 
 /**
@@ -45,6 +46,8 @@ export interface Store {
   readonly shadow: ShadowStore;
   /** Rollouts and their leases, in the same database. */
   readonly rollouts: RolloutStore;
+  /** Lifecycle events (written with each change that moves a stage), their webhooks and deliveries. */
+  readonly outbox: OutboxStore;
   close(): Promise<void>;
   /** Called after a change is committed: by this process, or (where the engine can tell) by another. */
   onChange(listener: () => void): () => void;

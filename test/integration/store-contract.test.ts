@@ -1,4 +1,6 @@
+import Database from 'better-sqlite3';
 import fc from 'fast-check';
+import pg from 'pg';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BackendSpec, desiredBackend } from '../../src/backends/plan.js';
@@ -322,7 +324,89 @@ describe.each(engines)('the store contract on $name', ({ database }) => {
     expect([await store.rollouts.lastFallbackAt('r'), await store.rollouts.lastFallbackAt('s')]).toEqual([t + 10, t]);
   });
 
+
+  it('outbox: a stage change writes exactly one event (and a delivery per webhook) in its transaction; a failed change writes none', async () => {
+    const hook = 'http://hooks.example/a';
+    await store.outbox.ensureWebhooks([hook], new Date(t).toISOString());
+    await store.outbox.ensureWebhooks([hook], new Date(t).toISOString());
+    expect((await store.outbox.webhooks()).map((w) => [w.url, w.source])).toEqual([[hook, 'flag']]);
+    await rejected(store.outbox.addWebhook(hook, 'api', 'x'), 'DUPLICATE_WEBHOOK');
+
+    await store.create({ pathPrefix: '/orders' }, alice);
+    await store.update('orders', { canaryPercent: 5 }, alice);
+    expect(await store.outbox.events({ undelivered: false, limit: 10 })).toEqual([]);
+    const moved = await store.update('orders', { stage: 'shadow' }, { actor: 'alice', reason: 'try it' }, 'stage');
+    // A change that fails (a stale version) writes no event.
+    await rejected(store.update('orders', { stage: 'canary' }, { actor: 'bob', expectedVersion: 1 }, 'stage'), 'VERSION_CONFLICT');
+    const events = await store.outbox.events({ undelivered: true, limit: 10 });
+    expect(events.map((e) => e.event)).toEqual([
+      expect.objectContaining({ kind: 'stage', routeId: 'orders', version: moved.version, fromStage: 'legacy', toStage: 'shadow', reason: 'try it', text: 'Route /orders: stage moved legacy → shadow (by alice): try it' }),
+    ]);
+    expect(events[0]!.event.deliveries).toEqual([{ url: hook, attempts: 0, deliveredAt: null, lastError: null, nextAttemptAt: new Date(t).toISOString() }]);
+    expect(await store.outbox.undelivered()).toBe(1);
+
+    // A change that fails mid-transaction (its second route's history row is refused) leaves no event of its first.
+    await sql(db, FAIL_BOOM_HISTORY[db.startsWith('postgres') ? 'postgres' : 'sqlite']);
+    const boom = [desiredRoute(RouteSpec.parse({ id: 'orders', pathPrefix: '/orders', stage: 'canary' })), desiredRoute(RouteSpec.parse({ id: 'boom', pathPrefix: '/boom' }))];
+    await expect(store.apply(boom, { prune: false, dryRun: false }, alice)).rejects.toThrow(/boom/);
+    expect((await store.outbox.events({ undelivered: false, limit: 10 })).map((e) => e.event.id)).toEqual([events[0]!.event.id]);
+    expect((await store.get('orders'))?.stage).toBe('shadow');
+
+    // An apply that moves a stage (the bulk path on PostgreSQL) and a delete past legacy give one each.
+    await store.apply([desiredRoute(RouteSpec.parse({ id: 'orders', pathPrefix: '/orders', stage: 'canary', canaryPercent: 5 }))], { prune: false, dryRun: false }, alice);
+    await store.delete('orders', alice);
+    const all = (await store.outbox.events({ undelivered: false, limit: 10 })).map((e) => e.event);
+    expect(all.map((e) => [e.fromStage, e.toStage])).toEqual([['canary', null], ['shadow', 'canary'], ['legacy', 'shadow']]);
+    expect(new Set(all.map((e) => e.id)).size).toBe(3);
+    // Pages, newest first.
+    const first = await store.outbox.events({ undelivered: false, limit: 2 });
+    expect((await store.outbox.events({ undelivered: false, limit: 2, before: first.at(-1)!.seq })).map((e) => e.event.id)).toEqual([all[2]!.id]);
+
+    // Claimed once: a second claim at the same moment takes nothing; settled, it is delivered.
+    const claimed = await store.outbox.claim(t, t + 30_000, 10, 'h:1');
+    expect(claimed.map((c) => [c.event.id, c.url, c.attempts])).toEqual(expect.arrayContaining(all.map((e) => [e.id, hook, 0])));
+    expect(await store.outbox.claim(t, t + 30_000, 10, 'h:1')).toEqual([]);
+    expect(await store.outbox.claimants()).toEqual(['h:1']);
+    // A dead claimant's claims are due again at once; settling clears the claim.
+    await store.outbox.release('h:1', t);
+    expect(await store.outbox.claimants()).toEqual([]);
+    expect(await store.outbox.claim(t, t + 30_000, 10, 'h:2')).toHaveLength(3);
+    await store.outbox.settle(all[0]!.id, hook, { delivered: false, attempts: 1, error: 'HTTP 503', nextAttemptAt: t + 1000 });
+    for (const e of all.slice(1)) await store.outbox.settle(e.id, hook, { delivered: true, attempts: 1, at: t });
+    const [pending] = await store.outbox.events({ undelivered: true, limit: 10 });
+    expect(pending!.event.deliveries).toEqual([{ url: hook, attempts: 1, deliveredAt: null, lastError: 'HTTP 503', nextAttemptAt: new Date(t + 1000).toISOString() }]);
+    expect(await store.outbox.claim(t + 999, t + 30_000, 10, 'h:1')).toEqual([]);
+    expect(await store.outbox.claim(t + 1000, t + 30_000, 10, 'h:1')).toHaveLength(1);
+
+    // Removing the webhook drops what it still had pending; a new one gets only later events.
+    const [webhook] = await store.outbox.webhooks();
+    await store.outbox.removeWebhook(webhook!.id);
+    await rejected(store.outbox.removeWebhook(webhook!.id), 'WEBHOOK_NOT_FOUND');
+    expect(await store.outbox.undelivered()).toBe(0);
+    await store.outbox.addWebhook('https://hooks.example/b', 'api', new Date(t).toISOString());
+    expect(await store.outbox.claim(t + 1000, t + 30_000, 10, 'h:1')).toEqual([]);
+  });
 });
+
+/** A trigger refusing any history row of route `boom`, to fail a write halfway. */
+const FAIL_BOOM_HISTORY = {
+  sqlite: "CREATE TRIGGER boom BEFORE INSERT ON route_history WHEN NEW.route_id = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+  postgres: `CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN IF NEW.route_id = 'boom' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER boom BEFORE INSERT ON route_history FOR EACH ROW EXECUTE FUNCTION boom()`,
+};
+
+/** One statement on the database itself, beside the store (a SQLite path or a PostgreSQL URL). */
+async function sql(db: string, statement: string): Promise<void> {
+  if (!db.startsWith('postgres')) {
+    const file = new Database(db);
+    file.exec(statement);
+    file.close();
+    return;
+  }
+  const client = new pg.Client({ connectionString: db });
+  await client.connect();
+  await client.query(statement).finally(() => client.end());
+}
 
 describe.runIf(engines.length === 2)('the same route files on both engines', () => {
   const IDS = ['a', 'b', 'c', 'd', 'e'];
