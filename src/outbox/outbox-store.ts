@@ -5,6 +5,7 @@ import { GatewayError } from '../errors.js';
 import { OutboxEvent } from './event.js';
 import type { Settlement } from './retry-schedule.js';
 import { Delivery, type Webhook } from './webhook.js';
+import { withoutWaiting } from '../store/sqlite-no-wait.js';
 
 /** An event as `GET /events` answers it: with its delivery to each webhook URL. */
 export const EventView = OutboxEvent.extend({ deliveries: z.array(Delivery) });
@@ -211,16 +212,6 @@ function whenNotBusy<T>(fn: () => T, otherwise: T): T {
   } catch (err) {
     if (isBusy(err)) return otherwise;
     throw err;
-  }
-}
-
-function withoutWaiting<T>(db: Database.Database, fn: () => T): T {
-  const busyTimeout = db.pragma('busy_timeout', { simple: true }) as number;
-  db.pragma('busy_timeout = 0');
-  try {
-    return fn();
-  } finally {
-    db.pragma(`busy_timeout = ${busyTimeout}`);
   }
 }
 
