@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminCall, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { storeEngines } from '../helpers/postgres.js';
+import { startLoad, until } from '../helpers/rollout.js';
 import { startBackend, type StubBackend } from '../helpers/servers.js';
 
 /**
@@ -33,30 +34,6 @@ async function gateway(db: string, backends: { legacy: StubBackend; modern: Stub
   return g;
 }
 
-/** Clients in a loop against one gateway only, each request without a cookie (a fresh canary bucket each time). */
-function load(url: string) {
-  let running = true;
-  const client = async () => {
-    while (running) await fetch(url).then((r) => r.arrayBuffer()).catch(() => undefined);
-  };
-  const clients = Array.from({ length: 3 }, client);
-  const stop = async () => {
-    running = false;
-    await Promise.all(clients);
-  };
-  cleanups.push(stop);
-  return stop;
-}
-
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 30_000): Promise<T> {
-  for (const end = Date.now() + ms; ; ) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > end) throw new Error(`gave up waiting: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe.each(storeEngines('the two-gateway rollout test'))('a rollout shared by two gateways ($name)', (engine) => {
   it('is driven by one, counts the traffic of both, and survives its leader being killed with no step taken twice', async () => {
     const [legacy, modern] = await Promise.all([backend('legacy'), backend('modern')]);
@@ -68,7 +45,8 @@ describe.each(storeEngines('the two-gateway rollout test'))('a rollout shared by
     expect((await adminCall(a.admin, 'POST', '/routes', { id: 'orders', pathPrefix: '/orders', stage: 'canary', rollout: PLAN })).status).toBe(201);
 
     // Traffic reaches B only: A, the leader, can advance only on the counts B publishes.
-    load(`${b.proxy}/orders/1`);
+    const load = startLoad([`${b.proxy}/orders/1`], 3);
+    cleanups.push(load.stop);
     expect(await adminCall(a.admin, 'POST', '/routes/orders/rollout', {})).toMatchObject({ status: 200, body: { leader: nameOf(a), percent: 10 } });
     const seenByB = await until(() => adminCall(b.admin, 'GET', '/routes/orders/rollout'), (r) => r.status === 200 && r.body.percent >= 30);
     expect(seenByB.body).toMatchObject({ leader: nameOf(a), status: 'running' });

@@ -5,6 +5,7 @@ import { seed } from '../../demo/seed.js';
 import { createLegacyServer } from '../../legacy/server.js';
 import { createModernServer } from '../../modern/server.js';
 import { adminCli } from '../helpers/cli.js';
+import { startLoad, until } from '../helpers/rollout.js';
 import { admin, closeServer, startTestGateway, type StubBackend, type TestGateway } from '../helpers/servers.js';
 
 /**
@@ -33,34 +34,13 @@ async function asBackend(name: string, server: Server): Promise<StubBackend> {
   return { name, url: `http://127.0.0.1:${port}`, received: [], server, close: () => closeServer(server) };
 }
 
-/** The README's loop: the three SKUs, over and over, two clients. */
-function startTraffic(proxyUrl: string) {
-  let running = true;
-  const client = async () => {
-    while (running) {
-      for (const sku of ['TEA-001', 'MUG-002', 'KTL-003']) await fetch(`${proxyUrl}/stock/${sku}`).then((r) => r.arrayBuffer()).catch(() => undefined);
-    }
-  };
-  const clients = [client(), client()];
-  return { stop: async () => { running = false; await Promise.all(clients); } };
-}
-
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 30_000): Promise<T> {
-  for (const end = Date.now() + ms; ; ) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > end) throw new Error(`gave up waiting: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 const rollout = () => admin(gw!, 'GET', '/routes/stock/rollout');
 
 describe('the README rollout walk-through on the demo', () => {
   it('refuses a rollout on a mismatching shadow, walks the fixed modern to modern, and rolls back a broken one', async () => {
     gw = await startTestGateway({ legacy: await asBackend('legacy', createLegacyServer()), modern: await asBackend('modern', createModernServer({})) });
     await seed(gw);
-    traffic = startTraffic(gw.proxyUrl);
+    traffic = startLoad(['TEA-001', 'MUG-002', 'KTL-003'].map((sku) => `${gw!.proxyUrl}/stock/${sku}`), 2);
     const modernUrl = gw.modern.url;
 
     await until(() => admin(gw!, 'GET', '/routes/stock/shadow'), (r) => r.body.compared >= PLAN.minRequests);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminCli } from '../helpers/cli.js';
+import { startLoad, until } from '../helpers/rollout.js';
 import { startBackend, startTestGateway, type TestGateway } from '../helpers/servers.js';
 
 /** A rollout driven by one gateway, with real backends and a plan short enough to run in seconds. */
@@ -24,24 +25,6 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
   return { status: res.status, body: await res.json() };
 }
 
-/** Four clients in a loop, each request without a cookie (so a fresh canary bucket each time). */
-function startLoad(url: string) {
-  let running = true;
-  const client = async () => {
-    while (running) await fetch(url).then((r) => r.arrayBuffer()).catch(() => undefined);
-  };
-  const clients = Array.from({ length: 4 }, client);
-  return { stop: async () => { running = false; await Promise.all(clients); } };
-}
-
-async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 20_000): Promise<T> {
-  for (const end = Date.now() + ms; ; ) {
-    const value = await read();
-    if (done(value) || Date.now() > end) return value;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 async function gatewayWithModern(broken: { now: boolean }) {
   const modern = await startBackend('modern', (req, res) => {
     req.resume();
@@ -49,7 +32,7 @@ async function gatewayWithModern(broken: { now: boolean }) {
   });
   gw = await startTestGateway({ modern });
   expect((await call('POST', '/routes', { id: 'orders', pathPrefix: '/orders', stage: 'canary', rollout: PLAN })).status).toBe(201);
-  load = startLoad(`${gw.proxyUrl}/orders/1`);
+  load = startLoad([`${gw.proxyUrl}/orders/1`]);
 }
 
 describe('a rollout driven by the gateway', () => {
