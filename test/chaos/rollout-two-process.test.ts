@@ -12,7 +12,8 @@ import { startBackend, type StubBackend } from '../helpers/servers.js';
  * printed as figures, never asserted; the only bounds are generous timeouts.
  */
 
-const PLAN = { steps: [10, 30, 60, 100], holdMs: 1_200, checkMs: 100, minRequests: 10 };
+// A latency SLO this loose: on a shared, busy machine a stall must not roll a healthy modern back (the latency rule has its unit tests).
+const PLAN = { steps: [10, 30, 60, 100], holdMs: 1_200, checkMs: 100, minRequests: 10, minLatencySlackMs: 60_000 };
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -58,7 +59,7 @@ describe.each(storeEngines('the two-gateway rollout test'))('a rollout shared by
     console.log(`rollout (${engine.name}): leader killed at step ${takenOver.body.step + 1}; the other gateway took over after ${Date.now() - killedAt} ms (checkMs ${PLAN.checkMs})`);
 
     const done = await until(() => adminCall(b.admin, 'GET', '/routes/orders/rollout'), (r) => r.body.status !== 'running');
-    expect(done.body).toMatchObject({ status: 'completed', percent: 100, leader: nameOf(b) });
+    expect(done.body, JSON.stringify(done.body.verdict)).toMatchObject({ status: 'completed', percent: 100, leader: nameOf(b) });
     const history = (await adminCall(b.admin, 'GET', '/routes/orders/history')).body.history as { actor: string; after: { stage: string; canaryPercent: number } }[];
     const moves = history.filter((h) => h.actor === 'rollout').map((h) => `${h.after.stage} ${h.after.canaryPercent}`).reverse();
     // Every step once, in order, whichever gateway took it.
