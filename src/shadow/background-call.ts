@@ -1,6 +1,5 @@
 import { errors, type Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
-import type { Upstream } from '../backends/upstream.js';
 import { BodyCapture, headersOf, type Answer } from './answer.js';
 
 /** How a copy ended: an answer, a failure (modern's fault: counted as an error), or abandoned at shutdown (not counted). */
@@ -10,7 +9,7 @@ export interface CopyRequest {
   path: string;
   method: string;
   headers: string[];
-  body: Buffer | null;
+  body: Uint8Array | null;
 }
 
 /** Pools destroyed at shutdown fail their requests with these: nobody's fault. */
@@ -18,17 +17,13 @@ const SHUTDOWN_CODES = new Set(['UND_ERR_DESTROYED', 'UND_ERR_CLOSED']);
 
 /**
  * Sends one background copy and collects its answer: one try, no retry, no breaker, its own
- * timer for `timeoutMs` (undici's own timeouts tick too coarsely for short ones). `release`
- * runs once, however it ends, to free the slots the caller took.
+ * timer for `timeoutMs` (undici's own timeouts tick too coarsely for short ones).
  */
-export function sendCopy(upstream: Upstream, request: CopyRequest, timeoutMs: number, clock: Clock, release: () => void): Promise<CallOutcome> {
+export function sendCopy(dispatcher: Dispatcher, request: CopyRequest, timeoutMs: number, clock: Clock): Promise<CallOutcome> {
   return new Promise((resolve) => {
-    const handler = new CopyHandler(clock, (outcome) => {
-      release();
-      resolve(outcome);
-    });
+    const handler = new CopyHandler(clock, resolve);
     handler.limit(timeoutMs);
-    upstream.pool.dispatch({ ...request, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, handler);
+    dispatcher.dispatch({ ...request, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, handler);
   });
 }
 

@@ -1,0 +1,95 @@
+/**
+ * Shadow mode's copy thread (a worker thread, started by copy-thread.ts): sends the copies with
+ * its own pools, compares modern's answer with legacy's, and posts back the differences. Its
+ * sockets, parsing, comparing and garbage collection stay off the loop that serves clients.
+ */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { parentPort } from 'node:worker_threads';
+import type { Pool } from 'undici';
+import { createPool } from '../backends/upstream.js';
+import { systemClock } from '../clock.js';
+import type { Answer } from './answer.js';
+import type { ShadowSettings } from './settings.js';
+import { sendCopy, type CallOutcome } from './background-call.js';
+import { compareAnswers, comparePolicy } from './compare.js';
+import { Outbox, asBuffer, type CopyCall, type CopyResult, type ToCopyThread } from './copy-protocol.js';
+
+/** Pools kept for this many backends; past it the oldest is closed (its copies finish first). */
+const KEPT_POOLS = 32;
+/** The nicest priority: on a shared core the client's thread always gets the CPU first. */
+const COPY_THREAD_NICE = 19;
+
+const port = parentPort!;
+const results = new Outbox<CopyResult>((batch) => port.postMessage(batch));
+const pools = new Map<string, Pool>();
+/** Copies sent and waiting for legacy's answer, by id. */
+type Calls = { modern: Promise<CallOutcome>; again: Promise<CallOutcome> | undefined };
+const calls = new Map<number, Calls>();
+
+lowerOwnPriority();
+port.on('message', (batch: ToCopyThread[]) => {
+  for (const message of batch) {
+    if (message.kind === 'copy') {
+      calls.set(message.id, { modern: send(message.modern, message.timeoutMs), again: message.again && send(message.again, message.timeoutMs) });
+    } else {
+      const call = calls.get(message.id);
+      calls.delete(message.id);
+      if (call !== undefined) void settle(message.id, call, message.answer && revive(message.answer), message.settings);
+    }
+  }
+});
+
+function send({ target, request }: CopyCall, timeoutMs: number): Promise<CallOutcome> {
+  const body = request.body && asBuffer(request.body);
+  return sendCopy(poolFor(target.origin, target.pool), { ...request, body }, timeoutMs, systemClock);
+}
+
+/** Posted once every copy of the request ended, so the main thread's slots count copies still in flight. */
+async function settle(id: number, call: Calls, legacy: Answer | undefined, settings: ShadowSettings): Promise<void> {
+  const [modern, again] = await Promise.all([call.modern, call.again]);
+  if (legacy === undefined || 'abandoned' in modern) return results.push({ id, outcome: 'abandoned' });
+  if ('error' in modern) return results.push({ id, outcome: 'error' });
+  const policy = comparePolicy(settings);
+  results.push({
+    id,
+    outcome: 'compared',
+    modernMs: modern.ms,
+    modernStatus: modern.answer.status,
+    differences: compareAnswers(legacy, modern.answer, policy),
+    betweenLegacy: again !== undefined && 'answer' in again ? compareAnswers(legacy, again.answer, policy) : undefined,
+  });
+}
+
+function poolFor(origin: string, settings: CopyCall['target']['pool']): Pool {
+  const key = `${origin} ${settings.connections} ${settings.connectTimeoutMs}`;
+  let pool = pools.get(key);
+  if (pool === undefined) {
+    pools.set(key, (pool = createPool(origin, settings)));
+    if (pools.size > KEPT_POOLS) {
+      const [oldest, old] = pools.entries().next().value!;
+      pools.delete(oldest);
+      void old.close();
+    }
+  }
+  return pool;
+}
+
+/** The answer's body bytes arrive as a Uint8Array: a Buffer again for the comparison. */
+function revive(answer: Answer): Answer {
+  const { bytes } = answer.body;
+  return bytes === undefined ? answer : { ...answer, body: { ...answer.body, bytes: asBuffer(bytes) } };
+}
+
+/**
+ * Lowers this thread's scheduling priority (Linux: a thread id given to setpriority names that
+ * thread alone), so copies use the CPU the client's loop leaves idle. Elsewhere it stays as is.
+ */
+function lowerOwnPriority(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid)) setPriority(tid, COPY_THREAD_NICE);
+  } catch {
+    // No /proc/thread-self: not Linux; the copy thread shares the CPU evenly.
+  }
+}

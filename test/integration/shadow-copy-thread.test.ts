@@ -1,0 +1,68 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Answer } from '../../src/shadow/answer.js';
+import type { CopyCall, CopyResult } from '../../src/shadow/copy-protocol.js';
+import { CopyThread } from '../../src/shadow/copy-thread.js';
+import { DEFAULT_SHADOW_SETTINGS } from '../../src/shadow/settings.js';
+import { silentLogger, type StubBackend } from '../helpers/servers.js';
+import { cannedBackend } from '../helpers/shadow.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function setUp(delayMs?: number): Promise<{ thread: CopyThread; modern: StubBackend }> {
+  const modern = await cannedBackend('modern', { '/a': { body: { id: 1, price: 11 }, delayMs } });
+  const thread = new CopyThread(silentLogger());
+  cleanups.push(() => thread.close(), () => modern.close());
+  return { thread, modern };
+}
+
+const call = (backend: StubBackend): CopyCall => ({
+  target: { origin: backend.url, pool: { connections: 4, connectTimeoutMs: 1_000 } },
+  request: { path: '/a', method: 'GET', headers: ['x-strangler-shadow', '1'], body: null },
+});
+
+const legacyAnswer = (price: number): Answer => {
+  const bytes = Buffer.from(JSON.stringify({ price, id: 1 }));
+  return { status: 200, headers: { 'content-type': 'application/json' }, body: { length: bytes.length, bytes, sha256: undefined } };
+};
+
+function copied(thread: CopyThread, modern: StubBackend, legacy: Answer | undefined, timeoutMs = 1_000): Promise<CopyResult> {
+  return new Promise((resolve) => {
+    const id = thread.copy(timeoutMs, call(modern), undefined, resolve);
+    thread.answer(id, legacy, DEFAULT_SHADOW_SETTINGS);
+  });
+}
+
+describe('shadow copy thread', () => {
+  it('sends the copy from its own thread and hands back the differences with legacy', async () => {
+    const { thread, modern } = await setUp();
+    expect(await copied(thread, modern, legacyAnswer(11))).toMatchObject({ outcome: 'compared', modernStatus: 200, differences: [] });
+    expect(await copied(thread, modern, legacyAnswer(10))).toMatchObject({ outcome: 'compared', differences: [{ path: '$.price', legacy: '10', modern: '11' }] });
+    expect(modern.received.map((r) => r.headers['x-strangler-shadow'])).toEqual(['1', '1']);
+  });
+
+  it('a copy past its timeout is an error; legacy not answered whole abandons it', async () => {
+    const { thread, modern } = await setUp(2_000);
+    expect(await copied(thread, modern, legacyAnswer(11), 100)).toMatchObject({ outcome: 'error' });
+    expect(await copied(thread, modern, undefined, 100)).toMatchObject({ outcome: 'abandoned' });
+  });
+
+  it('close abandons the copies in flight at once', async () => {
+    const { thread, modern } = await setUp(60_000);
+    const result = copied(thread, modern, legacyAnswer(11), 60_000);
+    await new Promise((r) => setTimeout(r, 300)); // the thread starts and sends the copy
+    await thread.close();
+    expect(await result).toMatchObject({ outcome: 'abandoned' });
+  });
+
+  it.runIf(process.platform === 'linux')('runs at the lowest CPU priority, so the client thread gets the core first', async () => {
+    const { thread, modern } = await setUp();
+    await copied(thread, modern, legacyAnswer(11));
+    // Field 19 of /proc/<pid>/task/<tid>/stat (after the command name) is the thread's nice value.
+    const nices = readdirSync('/proc/self/task').map((tid) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+    expect(nices).toContain(19);
+  });
+});
