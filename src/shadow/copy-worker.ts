@@ -3,6 +3,7 @@
  * its own pools, compares modern's answer with legacy's, and posts back the differences. Its
  * sockets, parsing, comparing and garbage collection stay off the loop that serves clients.
  */
+import { execFile } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
@@ -17,7 +18,7 @@ import { Outbox, asBuffer, type CopyCall, type CopyResult, type ToCopyThread } f
 
 /** Pools kept for this many backends; past it the oldest is closed (its copies finish first). */
 const KEPT_POOLS = 32;
-/** The nicest priority: on a shared core the client's thread always gets the CPU first. */
+/** The nicest priority: on a shared core the client's thread gets the CPU first. */
 const COPY_THREAD_NICE = 19;
 
 const port = parentPort!;
@@ -82,14 +83,18 @@ function revive(answer: Answer): Answer {
 }
 
 /**
- * Lowers this thread's scheduling priority (Linux: a thread id given to setpriority names that
- * thread alone), so copies use the CPU the client's loop leaves idle. Elsewhere it stays as is.
+ * Lowers this thread's scheduling priority, so copies use the CPU the client's loop leaves idle.
+ * On Linux a thread id names that thread alone: nice 19 at once, then SCHED_IDLE through chrt,
+ * the one policy the kernel always preempts for a waking client thread (a nice thread may run
+ * on for the rest of its slice, a millisecond or more). Elsewhere, or without chrt, it stays as is.
  */
 function lowerOwnPriority(): void {
+  let tid: number;
   try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid)) setPriority(tid, COPY_THREAD_NICE);
+    tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    setPriority(tid, COPY_THREAD_NICE);
   } catch {
-    // No /proc/thread-self: not Linux; the copy thread shares the CPU evenly.
+    return; // no /proc/thread-self: not Linux
   }
+  execFile('chrt', ['--idle', '--pid', '0', String(tid)], () => {});
 }

@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Answer } from '../../src/shadow/answer.js';
 import type { CopyCall, CopyResult } from '../../src/shadow/copy-protocol.js';
 import { CopyThread } from '../../src/shadow/copy-thread.js';
@@ -58,11 +58,11 @@ describe('shadow copy thread', () => {
     expect(await result).toMatchObject({ outcome: 'abandoned' });
   });
 
-  it.runIf(process.platform === 'linux')('runs at the lowest CPU priority, so the client thread gets the core first', async () => {
+  it.runIf(process.platform === 'linux')('runs at the lowest CPU priority (nice 19, SCHED_IDLE), so the client thread gets the core first', async () => {
     const { thread, modern } = await setUp();
     await copied(thread, modern, legacyAnswer(11));
-    // Field 19 of /proc/<pid>/task/<tid>/stat (after the command name) is the thread's nice value.
-    const nices = readdirSync('/proc/self/task').map((tid) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
-    expect(nices).toContain(19);
+    // /proc/<pid>/task/<tid>/stat after the command name: field 19 is the nice value, field 41 the policy (5: SCHED_IDLE).
+    const threads = () => readdirSync('/proc/self/task').map((tid) => readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' '));
+    await vi.waitFor(() => expect(threads().map((f) => `${f[16]} ${f[38]}`)).toContain('19 5'));
   });
 });
