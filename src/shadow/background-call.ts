@@ -45,11 +45,16 @@ class CopyHandler implements Dispatcher.DispatchHandler {
   }
 
   limit(ms: number): void {
-    this.timer = setTimeout(() => {
-      this.timedOut = new errors.HeadersTimeoutError(`no complete answer within the route's ${ms} ms timeout`);
-      this.abort?.(this.timedOut);
-      this.settle({ error: this.timedOut });
-    }, ms);
+    // Decided after the loop's next poll: an answer already waiting on the socket of a thread that
+    // got the CPU late (the copy thread yields it to clients) is not modern's timeout.
+    this.timer = setTimeout(() => setImmediate(() => this.expire(ms)), ms);
+  }
+
+  private expire(ms: number): void {
+    if (this.settled) return;
+    this.timedOut = new errors.HeadersTimeoutError(`no complete answer within the route's ${ms} ms timeout`);
+    this.abort?.(this.timedOut);
+    this.settle({ error: this.timedOut });
   }
 
   onConnect(abort: (err?: Error) => void): void {
