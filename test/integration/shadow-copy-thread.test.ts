@@ -1,6 +1,10 @@
+import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createPool } from '../../src/backends/upstream.js';
+import { systemClock } from '../../src/clock.js';
 import type { Answer } from '../../src/shadow/answer.js';
+import { sendCopy } from '../../src/shadow/background-call.js';
 import type { CopyCall, CopyResult } from '../../src/shadow/copy-protocol.js';
 import { CopyThread } from '../../src/shadow/copy-thread.js';
 import { DEFAULT_SHADOW_SETTINGS } from '../../src/shadow/settings.js';
@@ -56,6 +60,22 @@ describe('shadow copy thread', () => {
     await new Promise((r) => setTimeout(r, 300)); // the thread starts and sends the copy
     await thread.close();
     expect(await result).toMatchObject({ outcome: 'abandoned' });
+  });
+
+  it('a timer that fires late still takes an answer already on the socket: a starved thread is not modern timing out', async () => {
+    // The backend in a child process, so it answers while this thread's loop is blocked; it says when a request came.
+    const script = "require('http').createServer((q, s) => { console.error('got'); setTimeout(() => s.end('{}'), 100) }).listen(0, '127.0.0.1', function () { console.log(this.address().port) })";
+    const child = spawn(process.execPath, ['-e', script]);
+    cleanups.push(async () => void child.kill());
+    const port = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+    const pool = createPool(`http://127.0.0.1:${port}`, { connections: 1, connectTimeoutMs: 1_000 });
+    cleanups.push(() => pool.close());
+    const outcome = sendCopy(pool, { path: '/', method: 'GET', headers: [], body: null }, 50, systemClock);
+    await new Promise((resolve) => child.stderr.once('data', resolve));
+    // Starved past the 50 ms timeout; the answer (100 ms after the request) arrives meanwhile.
+    const until = performance.now() + 400;
+    while (performance.now() < until);
+    expect(await outcome).toHaveProperty('answer');
   });
 
   it.runIf(process.platform === 'linux')('runs at the lowest CPU priority (nice 19, SCHED_IDLE), so the client thread gets the core first', async () => {
