@@ -23,7 +23,9 @@ export function sendCopy(dispatcher: Dispatcher, request: CopyRequest, timeoutMs
   return new Promise((resolve) => {
     const handler = new CopyHandler(clock, resolve);
     handler.limit(timeoutMs);
-    dispatcher.dispatch({ ...request, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, handler);
+    // undici's own timeouts only as a backstop: they would fire before an answer already on the socket.
+    const backstop = 2 * timeoutMs;
+    dispatcher.dispatch({ ...request, headersTimeout: backstop, bodyTimeout: backstop }, handler);
   });
 }
 

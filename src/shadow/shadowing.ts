@@ -53,9 +53,10 @@ class RouteShadow {
 }
 
 /**
- * Shadow mode's engine: copies admitted requests to the route's modern backend (and, for noise
- * samples, legacy again) in the background, compares the answers once all are in, and counts
- * the results in memory; `flush` writes them to the store in one batch, off the request path.
+ * Shadow mode's engine: admits requests and takes their slots, hands the copies (to the route's
+ * modern backend and, for noise samples, legacy again) and legacy's answer to the copy thread,
+ * which sends and compares; counts what it hands back in memory (noise learnt here, so learnt and
+ * adopted fields meet); `flush` writes them to the store in one batch, off the request path.
  */
 export class Shadowing implements ShadowCopier {
   private readonly routes = new Map<string, RouteShadow>();
