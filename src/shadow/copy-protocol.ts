@@ -27,8 +27,12 @@ export type ToCopyThread =
   /** Legacy's answer as the client got it (undefined: it did not reach the client whole), and what to compare by. */
   | { kind: 'legacy'; id: number; answer: Answer | undefined; settings: ShadowSettings };
 
-/** How one copied request ended, once its copies ended and legacy's answer was in. */
+/**
+ * How one copied request ended, once its copies ended and legacy's answer was in; `ended` comes
+ * first when the copies ended before legacy's answer (their slots are free, the result follows).
+ */
 export type CopyResult =
+  | { id: number; outcome: 'ended' }
   | { id: number; outcome: 'abandoned' }
   | { id: number; outcome: 'error' }
   | {

@@ -19,7 +19,7 @@ export class CopyThread {
 
   constructor(private readonly logger: Logger) {}
 
-  /** Sends the copies of one request; `done` runs once they ended and `answer` handed legacy's answer over. */
+  /** Sends the copies of one request; `done` runs once they ended and `answer` handed legacy's answer over (and before, with `ended`, when they ended first). */
   copy(timeoutMs: number, modern: CopyCall, again: CopyCall | undefined, done: Resolve): number {
     const id = this.nextId++;
     this.waiting.set(id, done);
@@ -48,7 +48,7 @@ export class CopyThread {
     worker.on('message', (batch: CopyResult[]) => {
       for (const result of batch) {
         const done = this.waiting.get(result.id);
-        this.waiting.delete(result.id);
+        if (result.outcome !== 'ended') this.waiting.delete(result.id);
         done?.(result);
       }
     });

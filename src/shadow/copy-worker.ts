@@ -25,30 +25,38 @@ const port = parentPort!;
 const results = new Outbox<CopyResult>((batch) => port.postMessage(batch));
 const pools = new Map<string, Pool>();
 /** Copies sent and waiting for legacy's answer, by id. */
-type Calls = { modern: Promise<CallOutcome>; again: Promise<CallOutcome> | undefined };
+type Calls = { copies: Promise<[CallOutcome, CallOutcome | undefined]>; answered: boolean };
 const calls = new Map<number, Calls>();
 
 lowerOwnPriority();
 port.on('message', (batch: ToCopyThread[]) => {
   for (const message of batch) {
-    if (message.kind === 'copy') {
-      calls.set(message.id, { modern: send(message.modern, message.timeoutMs), again: message.again && send(message.again, message.timeoutMs) });
-    } else {
+    if (message.kind === 'copy') copy(message);
+    else {
       const call = calls.get(message.id);
       calls.delete(message.id);
-      if (call !== undefined) void settle(message.id, call, message.answer && revive(message.answer), message.settings);
+      if (call === undefined) continue;
+      call.answered = true;
+      void settle(message.id, call, message.answer && revive(message.answer), message.settings);
     }
   }
 });
+
+function copy({ id, timeoutMs, modern, again }: ToCopyThread & { kind: 'copy' }): void {
+  const call: Calls = { copies: Promise.all([send(modern, timeoutMs), again && send(again, timeoutMs)]), answered: false };
+  calls.set(id, call);
+  // Copies that end before legacy's answer (a slow or long stream to the client) free their slots now.
+  void call.copies.then(() => call.answered || results.push({ id, outcome: 'ended' }));
+}
 
 function send({ target, request }: CopyCall, timeoutMs: number): Promise<CallOutcome> {
   const body = request.body && asBuffer(request.body);
   return sendCopy(poolFor(target.origin, target.pool), { ...request, body }, timeoutMs, systemClock);
 }
 
-/** Posted once every copy of the request ended, so the main thread's slots count copies still in flight. */
+/** Posted once every copy of the request ended and legacy's answer came. */
 async function settle(id: number, call: Calls, legacy: Answer | undefined, settings: ShadowSettings): Promise<void> {
-  const [modern, again] = await Promise.all([call.modern, call.again]);
+  const [modern, again] = await call.copies;
   if (legacy === undefined || 'abandoned' in modern) return results.push({ id, outcome: 'abandoned' });
   if ('error' in modern) return results.push({ id, outcome: 'error' });
   const policy = comparePolicy(settings);

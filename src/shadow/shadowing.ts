@@ -107,18 +107,22 @@ export class Shadowing implements ShadowCopier {
     const legacy = candidate !== undefined && candidate.bulkhead.tryEnter() ? candidate : undefined;
     const tap = new LegacyTap(this.options.clock);
     const request = { method: req.method!, path: samplePath(target) };
-    // The slots are held until the copy thread reports: until the copies ended and legacy's answer was in.
+    // The slots are held until the copy thread reports the copies ended (or the result, if legacy's answer came first).
+    let held = true;
     const id = this.thread.copy(route.timeoutMs, call(modern), legacy && call(legacy), (result) => {
-      state.inFlight--;
-      modern.bulkhead.leave();
-      legacy?.bulkhead.leave();
-      void tap.outcome.then((first) => this.settle(route, state, request, first, result));
+      if (held) {
+        held = false;
+        state.inFlight--;
+        modern.bulkhead.leave();
+        legacy?.bulkhead.leave();
+      }
+      if (result.outcome !== 'ended') void tap.outcome.then((first) => this.settle(route, state, request, first, result));
     });
     void tap.outcome.then((first) => this.thread.answer(id, 'answer' in first ? first.answer : undefined, route.shadow));
     return tap;
   }
 
-  private settle(route: Route, state: RouteShadow, request: { method: string; path: string }, legacy: CallOutcome, result: CopyResult): void {
+  private settle(route: Route, state: RouteShadow, request: { method: string; path: string }, legacy: CallOutcome, result: Exclude<CopyResult, { outcome: 'ended' }>): void {
     // Nothing to compare with when legacy's answer did not reach the client whole, or at shutdown.
     if (this.closed || !('answer' in legacy) || result.outcome === 'abandoned') return;
     const at = new Date(this.options.clock.now()).toISOString();

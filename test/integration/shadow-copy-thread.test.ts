@@ -54,6 +54,15 @@ describe('shadow copy thread', () => {
     expect(await copied(thread, modern, undefined, 100)).toMatchObject({ outcome: 'abandoned' });
   });
 
+  it('copies that end before the legacy answer say so first (their slots are free); the result follows that answer', async () => {
+    const { thread, modern } = await setUp();
+    const results: CopyResult[] = [];
+    const id = thread.copy(1_000, call(modern), undefined, (r) => results.push(r));
+    await vi.waitFor(() => expect(results).toEqual([{ id, outcome: 'ended' }]));
+    thread.answer(id, legacyAnswer(11), DEFAULT_SHADOW_SETTINGS);
+    await vi.waitFor(() => expect(results.map((r) => r.outcome)).toEqual(['ended', 'compared']));
+  });
+
   it('close abandons the copies in flight at once', async () => {
     const { thread, modern } = await setUp(60_000);
     const result = copied(thread, modern, legacyAnswer(11), 60_000);
