@@ -18,6 +18,7 @@ import {
   type Child,
   type Placement,
 } from './procs.js';
+import type { CopyCounts } from './report.js';
 import { CANARY_ROUTE, LEGACY_ROUTE, ONE_ROUTE, SHADOW_ROUTE, manyRoutes, seedDatabase } from './seed.js';
 
 export interface Context {
@@ -55,6 +56,8 @@ export interface BenchConfig {
   start(ctx: Context): Promise<Target>;
   /** Throws unless requests are served the way this configuration claims to serve them. */
   verify?(target: Target): Promise<void>;
+  /** Shadow mode: the copies the gateway compared and skipped so far. */
+  copies?(target: Target): Promise<CopyCounts>;
 }
 
 /** The ~100-byte body the backend answers (see backend.ts): a quick sanity check of any proxy. */
@@ -173,6 +176,7 @@ interface GatewayOptions {
   smallPath: string;
   largePath: string;
   verify(target: Target): Promise<void>;
+  copies?: BenchConfig['copies'];
 }
 
 /**
@@ -187,6 +191,7 @@ function gateway(options: GatewayOptions): BenchConfig {
     largePath: options.largePath,
     isGateway: true,
     verify: options.verify,
+    copies: options.copies,
     async start(ctx) {
       const db = join(ctx.tmp, `${options.key}.db`);
       seedDatabase(db, options.routes);
@@ -297,22 +302,29 @@ const gwLegacy = gateway({
 /** The same route in shadow mode: the client's side should cost what legacy mode costs (the copy runs in the background). */
 const gwShadow = gateway({
   key: 'gw-shadow',
-  label: 'gateway, 1 route (shadow: every request copied and compared)',
+  label: 'gateway, 1 route (shadow, samplePercent 100: every request offered for a copy)',
   routes: SHADOW_ROUTE,
   smallPath: '/api/items/1',
   largePath: '/api/1mb',
   async verify(t) {
     await expectRoute(t.url + '/api/items/1', 'api', 'legacy');
-    const adminUrl = (t as Target & { adminUrl: string }).adminUrl;
     for (let i = 0; ; i++) {
-      const res = await probe(`${adminUrl}/routes/api/shadow`);
-      const report = JSON.parse(res.body) as { compared: number; matched: number };
+      const report = await shadowReport(t);
       if (report.matched > 0) return;
-      if (i >= 50) throw new Error(`shadow mode compared nothing the same: ${res.body.slice(0, 300)}`);
+      if (i >= 50) throw new Error(`shadow mode compared nothing the same: ${JSON.stringify(report).slice(0, 300)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   },
+  async copies(t) {
+    const report = await shadowReport(t);
+    return { compared: report.compared, skipped: report.skipped.total };
+  },
 });
+
+async function shadowReport(t: Target): Promise<{ compared: number; matched: number; skipped: { total: number } }> {
+  const res = await probe(`${(t as Target & { adminUrl: string }).adminUrl}/routes/api/shadow`);
+  return JSON.parse(res.body) as { compared: number; matched: number; skipped: { total: number } };
+}
 
 export const CONFIGS: readonly BenchConfig[] = [direct, floor, bare, nginx, gw1, gw10k, gwCanary, gwLegacy, gwShadow];
 

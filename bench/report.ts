@@ -43,6 +43,13 @@ export interface ConfigResult {
   rssStartMiB?: number;
   rssEndMiB?: number;
   accessLogMiB?: number;
+  /** Shadow mode: the copies compared and skipped during each kind's timed runs (the gateway's own counts). */
+  copies?: Partial<Record<Kind, CopyCounts>>;
+}
+
+export interface CopyCounts {
+  compared: number;
+  skipped: number;
 }
 
 export interface Check {

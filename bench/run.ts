@@ -39,6 +39,7 @@ import {
   systemInfo,
   writeResult,
   type ConfigResult,
+  type CopyCounts,
   type Kind,
   type KindPlan,
   type Report,
@@ -188,13 +189,15 @@ async function benchmark(ctx: Context, plan: Report['plan'], loadgen: LoadGen, q
     }
   }
 
-  const load = async (r: Running, kind: KindPlan, durationS: number): Promise<LoadResult | undefined> => {
+  const load = async (r: Running, kind: KindPlan, durationS: number, timed = false): Promise<LoadResult | undefined> => {
     const path = kind.body === 'small' ? r.config.smallPath : r.config.largePath;
     try {
       const pid = r.target.pid;
+      const copiesBefore = await r.config.copies?.(r.target);
       const cpuBefore = pid === undefined ? undefined : treeCpuMs(pid);
       const res = await runLoad(loadgen, { url: r.target.url + path, connections: kind.connections, durationS }, ctx.placement.clientCpu);
       const cpuAfter = pid === undefined ? undefined : treeCpuMs(pid);
+      if (copiesBefore !== undefined && timed) countCopies(r.result, kind.kind, copiesBefore, await r.config.copies!(r.target));
       if (cpuBefore !== undefined && cpuAfter !== undefined && res.requests > 0) res.cpuUsPerReq = ((cpuAfter - cpuBefore) * 1_000) / res.requests;
       const bad = bulkErrors(res);
       if (bad !== undefined) fail(r.result, failures, `${kind.kind}: ${bad}`);
@@ -220,7 +223,7 @@ async function benchmark(ctx: Context, plan: Report['plan'], loadgen: LoadGen, q
     const order = running.map((_, i) => running[(i + round) % running.length]!);
     for (const r of order) {
       for (const kind of plan.kinds) {
-        const res = await load(r, kind, kind.durationS);
+        const res = await load(r, kind, kind.durationS, true);
         if (res === undefined) continue;
         r.runs.set(kind.kind, [...(r.runs.get(kind.kind) ?? []), res]);
         log(
@@ -350,7 +353,21 @@ function notes(results: ConfigResult[], loadgen: LoadGen): string[] {
       ? 'autocannon latency percentiles are computed from every response time (float ms), not its whole-millisecond histogram.'
       : 'wrk latency percentiles are wrk’s own (microsecond resolution).',
     '"spread" is (max − min) / median of req/s across rounds; differences smaller than it are noise on this machine.',
+    ...results.filter((r) => r.copies !== undefined).map(copiesNote),
   ];
+}
+
+/** What shadow mode really copied: under a saturated CPU its copy thread falls behind and copies are skipped. */
+function copiesNote(r: ConfigResult): string {
+  const share = ([kind, c]: [string, CopyCounts | undefined]) =>
+    c === undefined ? [] : [`${kind} ${c.compared.toLocaleString('en')} compared, ${c.skipped.toLocaleString('en')} skipped (${((100 * c.compared) / Math.max(1, c.compared + c.skipped)).toFixed(1)}% copied)`];
+  return `${r.key} copies over the timed runs (the gateway's shadow counts): ${Object.entries(r.copies!).flatMap(share).join('; ')}.`;
+}
+
+/** Adds one run's copies (the difference of the gateway's counts around it) to the configuration's. */
+function countCopies(result: ConfigResult, kind: Kind, before: CopyCounts, after: CopyCounts): void {
+  const sum = (result.copies ??= {})[kind] ?? { compared: 0, skipped: 0 };
+  result.copies[kind] = { compared: sum.compared + after.compared - before.compared, skipped: sum.skipped + after.skipped - before.skipped };
 }
 
 function fail(result: ConfigResult, failures: string[], reason: string): void {

@@ -38,12 +38,27 @@ export function createUpstream(backend: Backend, clock: Clock): Upstream {
     backend,
     hostHeader: backend.hostHeader,
     authority: parsed.host,
-    pool: new Pool(parsed.origin, {
-      connections: backend.connections ?? maxInFlight, // by default one socket per in-flight request: the bulkhead is the real bound
-      connect: { timeout: connectTimeoutMs },
-      keepAliveTimeout: 4_000, // below Node's default 5 s server keep-alive, so we never reuse a socket the backend is closing
-      // The gateway's own retry rules decide what is replayed; the pool must never retry on its own.
-      pipelining: 1,
-    }),
+    pool: createPool(parsed.origin, poolSettings(backend)),
   };
+}
+
+/** What a backend's connection pool is built from: shadow mode's copy thread builds its own pools from it. */
+export interface PoolSettings {
+  connections: number;
+  connectTimeoutMs: number;
+}
+
+export function poolSettings(backend: Backend): PoolSettings {
+  // By default one socket per in-flight request: the bulkhead is the real bound.
+  return { connections: backend.connections ?? backend.maxInFlight, connectTimeoutMs: backend.connectTimeoutMs };
+}
+
+export function createPool(origin: string, { connections, connectTimeoutMs }: PoolSettings): Pool {
+  return new Pool(origin, {
+    connections,
+    connect: { timeout: connectTimeoutMs },
+    keepAliveTimeout: 4_000, // below Node's default 5 s server keep-alive, so we never reuse a socket the backend is closing
+    // The gateway's own retry rules decide what is replayed; the pool must never retry on its own.
+    pipelining: 1,
+  });
 }

@@ -1,6 +1,5 @@
 import { errors, type Dispatcher } from 'undici';
 import type { Clock } from '../clock.js';
-import type { Upstream } from '../backends/upstream.js';
 import { BodyCapture, headersOf, type Answer } from './answer.js';
 
 /** How a copy ended: an answer, a failure (modern's fault: counted as an error), or abandoned at shutdown (not counted). */
@@ -10,7 +9,7 @@ export interface CopyRequest {
   path: string;
   method: string;
   headers: string[];
-  body: Buffer | null;
+  body: Uint8Array | null;
 }
 
 /** Pools destroyed at shutdown fail their requests with these: nobody's fault. */
@@ -18,17 +17,15 @@ const SHUTDOWN_CODES = new Set(['UND_ERR_DESTROYED', 'UND_ERR_CLOSED']);
 
 /**
  * Sends one background copy and collects its answer: one try, no retry, no breaker, its own
- * timer for `timeoutMs` (undici's own timeouts tick too coarsely for short ones). `release`
- * runs once, however it ends, to free the slots the caller took.
+ * timer for `timeoutMs` (undici's own timeouts tick too coarsely for short ones).
  */
-export function sendCopy(upstream: Upstream, request: CopyRequest, timeoutMs: number, clock: Clock, release: () => void): Promise<CallOutcome> {
+export function sendCopy(dispatcher: Dispatcher, request: CopyRequest, timeoutMs: number, clock: Clock): Promise<CallOutcome> {
   return new Promise((resolve) => {
-    const handler = new CopyHandler(clock, (outcome) => {
-      release();
-      resolve(outcome);
-    });
+    const handler = new CopyHandler(clock, resolve);
     handler.limit(timeoutMs);
-    upstream.pool.dispatch({ ...request, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, handler);
+    // undici's own timeouts only as a backstop: they would fire before an answer already on the socket.
+    const backstop = 2 * timeoutMs;
+    dispatcher.dispatch({ ...request, headersTimeout: backstop, bodyTimeout: backstop }, handler);
   });
 }
 
@@ -50,11 +47,16 @@ class CopyHandler implements Dispatcher.DispatchHandler {
   }
 
   limit(ms: number): void {
-    this.timer = setTimeout(() => {
-      this.timedOut = new errors.HeadersTimeoutError(`no complete answer within the route's ${ms} ms timeout`);
-      this.abort?.(this.timedOut);
-      this.settle({ error: this.timedOut });
-    }, ms);
+    // Decided after the loop's next poll: an answer already waiting on the socket of a thread that
+    // got the CPU late (the copy thread yields it to clients) is not modern's timeout.
+    this.timer = setTimeout(() => setImmediate(() => this.expire(ms)), ms);
+  }
+
+  private expire(ms: number): void {
+    if (this.settled) return;
+    this.timedOut = new errors.HeadersTimeoutError(`no complete answer within the route's ${ms} ms timeout`);
+    this.abort?.(this.timedOut);
+    this.settle({ error: this.timedOut });
   }
 
   onConnect(abort: (err?: Error) => void): void {

@@ -1,14 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { LiveBackends } from '../backends/live-backends.js';
-import type { Upstream } from '../backends/upstream.js';
+import { poolSettings, type Upstream } from '../backends/upstream.js';
 import type { Clock, Random } from '../clock.js';
 import type { ResponseTap } from '../proxy/attempt.js';
 import { upstreamHost } from '../proxy/headers.js';
 import { DEADLINE_HEADER } from '../resilience/deadline.js';
 import type { Route } from '../routing/schema.js';
-import { sendCopy, type CallOutcome } from './background-call.js';
-import { compareAnswers, comparePolicy } from './compare.js';
+import type { CallOutcome } from './background-call.js';
+import { ownBytes, type CopyCall, type CopyResult } from './copy-protocol.js';
+import { CopyThread } from './copy-thread.js';
 import { LegacyTap } from './legacy-tap.js';
 import { NoiseLearner } from './noise.js';
 import { shadowReport, type ShadowReport } from './report.js';
@@ -52,16 +53,20 @@ class RouteShadow {
 }
 
 /**
- * Shadow mode's engine: copies admitted requests to the route's modern backend (and, for noise
- * samples, legacy again) in the background, compares the answers once all are in, and counts
- * the results in memory; `flush` writes them to the store in one batch, off the request path.
+ * Shadow mode's engine: admits requests and takes their slots, hands the copies (to the route's
+ * modern backend and, for noise samples, legacy again) and legacy's answer to the copy thread,
+ * which sends and compares; counts what it hands back in memory (noise learnt here, so learnt and
+ * adopted fields meet); `flush` writes them to the store in one batch, off the request path.
  */
 export class Shadowing implements ShadowCopier {
   private readonly routes = new Map<string, RouteShadow>();
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly thread: CopyThread;
 
-  constructor(private readonly options: ShadowingOptions) {}
+  constructor(private readonly options: ShadowingOptions) {
+    this.thread = new CopyThread(options.logger);
+  }
 
   decide(req: IncomingMessage, route: Route): CopyDecision {
     const length = req.headers['content-length'];
@@ -87,50 +92,50 @@ export class Shadowing implements ShadowCopier {
       return undefined;
     }
     state.inFlight++;
-    const copy = (upstream: Upstream, release: () => void) => {
-      // Built now: the exchange goes on to add its own headers to `headers`.
-      const request = {
+    // Built now: the exchange goes on to add its own headers to `headers`.
+    const call = (upstream: Upstream): CopyCall => ({
+      target: { origin: upstream.origin, pool: poolSettings(upstream.backend) },
+      request: {
         path: upstream.basePath + target,
         method: req.method!,
         headers: [...headers, SHADOW_HEADER, '1', DEADLINE_HEADER, String(route.timeoutMs), 'host', upstreamHost(upstream, req.headers.host)],
-        body,
-      };
-      // Sent on the next turn of the event loop: the client's own request goes out first.
-      return new Promise<CallOutcome>((resolve) =>
-        setImmediate(() => resolve(sendCopy(upstream, request, route.timeoutMs, this.options.clock, release))),
-      );
-    };
-    const modernAnswer = copy(modern, () => {
-      state.inFlight--;
-      modern.bulkhead.leave();
+        body: body && ownBytes(body),
+      },
     });
-    const legacy = decision.noise ? this.options.backends.forSide(route, 'legacy') : undefined;
+    const candidate = decision.noise ? this.options.backends.forSide(route, 'legacy') : undefined;
     // A noise sample never takes legacy's last slots from clients: it needs a free one.
-    const again = legacy !== undefined && legacy.bulkhead.tryEnter() ? copy(legacy, () => legacy.bulkhead.leave()) : Promise.resolve(undefined);
+    const legacy = candidate !== undefined && candidate.bulkhead.tryEnter() ? candidate : undefined;
     const tap = new LegacyTap(this.options.clock);
     const request = { method: req.method!, path: samplePath(target) };
-    void Promise.all([tap.outcome, modernAnswer, again]).then(([first, answer, second]) =>
-      // Compared on a later turn: never inside the callback that ends the client's answer.
-      setImmediate(() => this.settle(route, state, request, first, answer, second)),
-    );
+    // The slots are held until the copy thread reports the copies ended (or the result, if legacy's answer came first).
+    let held = true;
+    const id = this.thread.copy(route.timeoutMs, call(modern), legacy && call(legacy), (result) => {
+      if (held) {
+        held = false;
+        state.inFlight--;
+        modern.bulkhead.leave();
+        legacy?.bulkhead.leave();
+      }
+      if (result.outcome !== 'ended') void tap.outcome.then((first) => this.settle(route, state, request, first, result));
+    });
+    void tap.outcome.then((first) => this.thread.answer(id, 'answer' in first ? first.answer : undefined, route.shadow));
     return tap;
   }
 
-  private settle(route: Route, state: RouteShadow, request: { method: string; path: string }, legacy: CallOutcome, modern: CallOutcome, again: CallOutcome | undefined): void {
+  private settle(route: Route, state: RouteShadow, request: { method: string; path: string }, legacy: CallOutcome, result: Exclude<CopyResult, { outcome: 'ended' }>): void {
     // Nothing to compare with when legacy's answer did not reach the client whole, or at shutdown.
-    if (this.closed || !('answer' in legacy) || 'abandoned' in modern) return;
+    if (this.closed || !('answer' in legacy) || result.outcome === 'abandoned') return;
     const at = new Date(this.options.clock.now()).toISOString();
     let comparison: Comparison;
-    if ('error' in modern) comparison = { result: 'error', at, legacyMs: legacy.ms };
+    if (result.outcome === 'error') comparison = { result: 'error', at, legacyMs: legacy.ms };
     else {
-      const policy = comparePolicy(route.shadow);
-      if (again !== undefined && 'answer' in again) state.noise.learn(compareAnswers(legacy.answer, again.answer, policy));
-      const differences = compareAnswers(legacy.answer, modern.answer, policy).filter((d) => !state.noise.isNoise(d));
-      const times = { at, legacyMs: legacy.ms, modernMs: modern.ms };
+      if (result.betweenLegacy !== undefined) state.noise.learn(result.betweenLegacy);
+      const differences = result.differences.filter((d) => !state.noise.isNoise(d));
+      const times = { at, legacyMs: legacy.ms, modernMs: result.modernMs };
       comparison =
         differences.length === 0
           ? { result: 'match', ...times }
-          : { result: 'mismatch', ...times, sample: { at, ...request, legacyStatus: legacy.answer.status, modernStatus: modern.answer.status, differences } };
+          : { result: 'mismatch', ...times, sample: { at, ...request, legacyStatus: legacy.answer.status, modernStatus: result.modernStatus, differences } };
     }
     record(state.pending, comparison);
     state.totals[comparison.result]++;
@@ -211,6 +216,7 @@ export class Shadowing implements ShadowCopier {
   /** Stops counting (copies aborted by the shutdown are nobody's fault) and writes what is left. */
   async close(): Promise<void> {
     this.closed = true;
+    await this.thread.close();
     await this.flush();
   }
 }

@@ -1,0 +1,81 @@
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { Answer } from './answer.js';
+import { Outbox, ownBytes, type CopyCall, type CopyResult, type ToCopyThread } from './copy-protocol.js';
+import type { ShadowSettings } from './settings.js';
+
+type Resolve = (result: CopyResult) => void;
+
+/**
+ * The main thread's side of shadow mode's copy thread (copy-worker.ts): started with the first
+ * copy, so a gateway without shadow routes runs no thread. A thread that dies abandons its
+ * copies (not modern's fault) and the next copy starts a new one.
+ */
+export class CopyThread {
+  private worker: Worker | undefined;
+  private outbox: Outbox<ToCopyThread> | undefined;
+  private readonly waiting = new Map<number, Resolve>();
+  private nextId = 1;
+
+  constructor(private readonly logger: Logger) {}
+
+  /** Sends the copies of one request; `done` runs once they ended and `answer` handed legacy's answer over (and before, with `ended`, when they ended first). */
+  copy(timeoutMs: number, modern: CopyCall, again: CopyCall | undefined, done: Resolve): number {
+    const id = this.nextId++;
+    this.waiting.set(id, done);
+    this.started().push({ kind: 'copy', id, timeoutMs, modern, again });
+    return id;
+  }
+
+  answer(id: number, answer: Answer | undefined, settings: ShadowSettings): void {
+    if (!this.waiting.has(id)) return;
+    const bytes = answer?.body.bytes;
+    const sent = bytes === undefined ? answer : { ...answer!, body: { ...answer!.body, bytes: ownBytes(bytes) } };
+    this.started().push({ kind: 'legacy', id, answer: sent, settings });
+  }
+
+  /** Stops the thread; copies still in flight are abandoned. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.stopped();
+    await worker?.terminate();
+  }
+
+  private started(): Outbox<ToCopyThread> {
+    if (this.outbox !== undefined) return this.outbox;
+    const worker = startWorker();
+    worker.unref(); // copies in flight never hold the process open
+    worker.on('message', (batch: CopyResult[]) => {
+      for (const result of batch) {
+        const done = this.waiting.get(result.id);
+        if (result.outcome !== 'ended') this.waiting.delete(result.id);
+        done?.(result);
+      }
+    });
+    worker.on('error', (err) => this.logger.warn({ err }, 'the shadow copy thread failed; its copies are abandoned'));
+    worker.on('exit', () => {
+      if (this.worker === worker) this.stopped();
+    });
+    this.worker = worker;
+    return (this.outbox = new Outbox((batch) => worker.postMessage(batch)));
+  }
+
+  private stopped(): void {
+    this.worker = undefined;
+    this.outbox = undefined;
+    const waiting = [...this.waiting];
+    this.waiting.clear();
+    for (const [id, done] of waiting) done({ id, outcome: 'abandoned' });
+  }
+}
+
+/**
+ * The built gateway runs the compiled copy-worker.js. Run from source (tests, tsx), the thread
+ * needs tsx's loader registered before it imports the .ts file.
+ */
+function startWorker(): Worker {
+  const compiled = new URL('./copy-worker.js', import.meta.url);
+  if (!import.meta.url.endsWith('.ts')) return new Worker(compiled);
+  const source = new URL('./copy-worker.ts', import.meta.url).href;
+  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}); })`, { eval: true });
+}

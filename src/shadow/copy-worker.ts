@@ -1,0 +1,108 @@
+/**
+ * Shadow mode's copy thread (a worker thread, started by copy-thread.ts): sends the copies with
+ * its own pools, compares modern's answer with legacy's, and posts back the differences. Its
+ * sockets, parsing, comparing and garbage collection stay off the loop that serves clients.
+ */
+import { execFile } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { parentPort } from 'node:worker_threads';
+import type { Pool } from 'undici';
+import { createPool } from '../backends/upstream.js';
+import { systemClock } from '../clock.js';
+import type { Answer } from './answer.js';
+import type { ShadowSettings } from './settings.js';
+import { sendCopy, type CallOutcome } from './background-call.js';
+import { compareAnswers, comparePolicy } from './compare.js';
+import { Outbox, asBuffer, type CopyCall, type CopyResult, type ToCopyThread } from './copy-protocol.js';
+
+/** Pools kept for this many backends; past it the oldest is closed (its copies finish first). */
+const KEPT_POOLS = 32;
+/** The nicest priority: on a shared core the client's thread gets the CPU first. */
+const COPY_THREAD_NICE = 19;
+
+const port = parentPort!;
+const results = new Outbox<CopyResult>((batch) => port.postMessage(batch));
+const pools = new Map<string, Pool>();
+/** Copies sent and waiting for legacy's answer, by id. */
+type Calls = { copies: Promise<[CallOutcome, CallOutcome | undefined]>; answered: boolean };
+const calls = new Map<number, Calls>();
+
+lowerOwnPriority();
+port.on('message', (batch: ToCopyThread[]) => {
+  for (const message of batch) {
+    if (message.kind === 'copy') copy(message);
+    else {
+      const call = calls.get(message.id);
+      calls.delete(message.id);
+      if (call === undefined) continue;
+      call.answered = true;
+      void settle(message.id, call, message.answer && revive(message.answer), message.settings);
+    }
+  }
+});
+
+function copy({ id, timeoutMs, modern, again }: ToCopyThread & { kind: 'copy' }): void {
+  const call: Calls = { copies: Promise.all([send(modern, timeoutMs), again && send(again, timeoutMs)]), answered: false };
+  calls.set(id, call);
+  // Copies that end before legacy's answer (a slow or long stream to the client) free their slots now.
+  void call.copies.then(() => call.answered || results.push({ id, outcome: 'ended' }));
+}
+
+function send({ target, request }: CopyCall, timeoutMs: number): Promise<CallOutcome> {
+  const body = request.body && asBuffer(request.body);
+  return sendCopy(poolFor(target.origin, target.pool), { ...request, body }, timeoutMs, systemClock);
+}
+
+/** Posted once every copy of the request ended and legacy's answer came. */
+async function settle(id: number, call: Calls, legacy: Answer | undefined, settings: ShadowSettings): Promise<void> {
+  const [modern, again] = await call.copies;
+  if (legacy === undefined || 'abandoned' in modern) return results.push({ id, outcome: 'abandoned' });
+  if ('error' in modern) return results.push({ id, outcome: 'error' });
+  const policy = comparePolicy(settings);
+  results.push({
+    id,
+    outcome: 'compared',
+    modernMs: modern.ms,
+    modernStatus: modern.answer.status,
+    differences: compareAnswers(legacy, modern.answer, policy),
+    betweenLegacy: again !== undefined && 'answer' in again ? compareAnswers(legacy, again.answer, policy) : undefined,
+  });
+}
+
+function poolFor(origin: string, settings: CopyCall['target']['pool']): Pool {
+  const key = `${origin} ${settings.connections} ${settings.connectTimeoutMs}`;
+  let pool = pools.get(key);
+  if (pool === undefined) {
+    pools.set(key, (pool = createPool(origin, settings)));
+    if (pools.size > KEPT_POOLS) {
+      const [oldest, old] = pools.entries().next().value!;
+      pools.delete(oldest);
+      void old.close();
+    }
+  }
+  return pool;
+}
+
+/** The answer's body bytes arrive as a Uint8Array: a Buffer again for the comparison. */
+function revive(answer: Answer): Answer {
+  const { bytes } = answer.body;
+  return bytes === undefined ? answer : { ...answer, body: { ...answer.body, bytes: asBuffer(bytes) } };
+}
+
+/**
+ * Lowers this thread's scheduling priority, so copies use the CPU the client's loop leaves idle.
+ * On Linux a thread id names that thread alone: nice 19 at once, then SCHED_IDLE through chrt,
+ * the one policy the kernel always preempts for a waking client thread (a nice thread may run
+ * on for the rest of its slice, a millisecond or more). Elsewhere, or without chrt, it stays as is.
+ */
+function lowerOwnPriority(): void {
+  let tid: number;
+  try {
+    tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    setPriority(tid, COPY_THREAD_NICE);
+  } catch {
+    return; // no /proc/thread-self: not Linux
+  }
+  execFile('chrt', ['--idle', '--pid', '0', String(tid)], () => {});
+}
