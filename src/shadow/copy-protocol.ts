@@ -50,7 +50,7 @@ export type CopyResult =
  * Messages posted in batches, one per turn of the event loop: a busy loop wakes the other
  * thread once for many copies instead of once each.
  */
-export class Outbox<T> {
+export class MessageBatch<T> {
   private queue: T[] = [];
 
   constructor(private readonly post: (batch: T[]) => void) {}

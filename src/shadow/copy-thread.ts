@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Answer } from './answer.js';
-import { Outbox, ownBytes, type CopyCall, type CopyResult, type ToCopyThread } from './copy-protocol.js';
+import { MessageBatch, ownBytes, type CopyCall, type CopyResult, type ToCopyThread } from './copy-protocol.js';
 import type { ShadowSettings } from './settings.js';
 
 type Resolve = (result: CopyResult) => void;
@@ -13,7 +13,7 @@ type Resolve = (result: CopyResult) => void;
  */
 export class CopyThread {
   private worker: Worker | undefined;
-  private outbox: Outbox<ToCopyThread> | undefined;
+  private batch: MessageBatch<ToCopyThread> | undefined;
   private readonly waiting = new Map<number, Resolve>();
   private nextId = 1;
 
@@ -41,8 +41,8 @@ export class CopyThread {
     await worker?.terminate();
   }
 
-  private started(): Outbox<ToCopyThread> {
-    if (this.outbox !== undefined) return this.outbox;
+  private started(): MessageBatch<ToCopyThread> {
+    if (this.batch !== undefined) return this.batch;
     const worker = startWorker();
     worker.unref(); // copies in flight never hold the process open
     worker.on('message', (batch: CopyResult[]) => {
@@ -57,12 +57,12 @@ export class CopyThread {
       if (this.worker === worker) this.stopped();
     });
     this.worker = worker;
-    return (this.outbox = new Outbox((batch) => worker.postMessage(batch)));
+    return (this.batch = new MessageBatch((batch) => worker.postMessage(batch)));
   }
 
   private stopped(): void {
     this.worker = undefined;
-    this.outbox = undefined;
+    this.batch = undefined;
     const waiting = [...this.waiting];
     this.waiting.clear();
     for (const [id, done] of waiting) done({ id, outcome: 'abandoned' });

@@ -14,7 +14,7 @@ import type { Answer } from './answer.js';
 import type { ShadowSettings } from './settings.js';
 import { sendCopy, type CallOutcome } from './background-call.js';
 import { compareAnswers, comparePolicy } from './compare.js';
-import { Outbox, asBuffer, type CopyCall, type CopyResult, type ToCopyThread } from './copy-protocol.js';
+import { MessageBatch, asBuffer, type CopyCall, type CopyResult, type ToCopyThread } from './copy-protocol.js';
 
 /** Pools kept for this many backends; past it the oldest is closed (its copies finish first). */
 const KEPT_POOLS = 32;
@@ -22,7 +22,7 @@ const KEPT_POOLS = 32;
 const COPY_THREAD_NICE = 19;
 
 const port = parentPort!;
-const results = new Outbox<CopyResult>((batch) => port.postMessage(batch));
+const results = new MessageBatch<CopyResult>((batch) => port.postMessage(batch));
 const pools = new Map<string, Pool>();
 /** Copies sent and waiting for legacy's answer, by id. */
 type Calls = { copies: Promise<[CallOutcome, CallOutcome | undefined]>; answered: boolean };
