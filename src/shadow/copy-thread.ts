@@ -75,7 +75,14 @@ export class CopyThread {
  */
 function startWorker(): Worker {
   const compiled = new URL('./copy-worker.js', import.meta.url);
-  if (!import.meta.url.endsWith('.ts')) return new Worker(compiled);
+  if (!import.meta.url.endsWith('.ts')) return new Worker(compiled, { resourceLimits: COPY_THREAD_HEAP });
   const source = new URL('./copy-worker.ts', import.meta.url).href;
-  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}); })`, { eval: true });
+  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}); })`, { eval: true, resourceLimits: COPY_THREAD_HEAP });
 }
+
+/**
+ * The copy thread's heap, bounded: its copies are at most maxInFlight answers of up to 1 MiB
+ * per route, and a small young generation keeps what it holds between collections small. A
+ * thread past the bound dies; its copies are abandoned and the next copy starts a new one.
+ */
+const COPY_THREAD_HEAP = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 };
