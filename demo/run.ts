@@ -79,6 +79,8 @@ function printWelcome(gateway: Gateway, db: string, usersPort: number): void {
     curl -s ${a}/routes/orders/history     # who changed what, and why
     curl -s ${p}/stock/MUG-002             # legacy answers; modern gets a copy (shadow mode)
     npx strangler shadow stock             # where modern's answers differ from legacy's
+    curl -s -X POST http://127.0.0.1:${process.env.DEMO_MODERN_PORT ?? 3002}/__stock-fix   # "deploy" modern's fix; then
+    npx strangler rollout start stock      # … let the gateway walk it to modern (README "Progressive rollout")
     curl -s -X POST http://127.0.0.1:${process.env.DEMO_MODERN_PORT ?? 3002}/__chaos -H 'content-type: application/json' -d '{"failRate":1}'   # break modern
 
   Ctrl-C stops everything.
