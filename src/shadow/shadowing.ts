@@ -7,7 +7,6 @@ import type { ResponseTap } from '../proxy/attempt.js';
 import { upstreamHost } from '../proxy/headers.js';
 import { DEADLINE_HEADER } from '../resilience/deadline.js';
 import type { Route } from '../routing/schema.js';
-import type { CallOutcome } from './background-call.js';
 import { ownBytes, type CopyCall, type CopyResult } from './copy-protocol.js';
 import { CopyThread } from './copy-thread.js';
 import { LegacyTap } from './legacy-tap.js';
@@ -58,6 +57,9 @@ class RouteShadow {
  * which sends and compares; counts what it hands back in memory (noise learnt here, so learnt and
  * adopted fields meet); `flush` writes them to the store in one batch, off the request path.
  */
+/** What the main thread keeps of legacy's answer once it has handed it to the copy thread. */
+type LegacySummary = { status: number; ms: number };
+
 export class Shadowing implements ShadowCopier {
   private readonly routes = new Map<string, RouteShadow>();
   private flushing: Promise<void> = Promise.resolve();
@@ -109,22 +111,29 @@ export class Shadowing implements ShadowCopier {
     const request = { method: req.method!, path: samplePath(target) };
     // The slots are held until the copy thread reports the copies ended (or the result, if legacy's answer came first).
     let held = true;
-    const id = this.thread.copy(route.timeoutMs, call(modern), legacy && call(legacy), (result) => {
+    // Legacy's answer goes to the copy thread; this side keeps only its status and time, so the
+    // answer's bytes are garbage once handed over, however long the copy thread takes. (A `then`
+    // callback runs after this function returns, so `id` is set by then.)
+    let id = 0;
+    const legacyAnswered = tap.outcome.then((first) => {
+      this.thread.answer(id, 'answer' in first ? first.answer : undefined, route.shadow);
+      return 'answer' in first ? { status: first.answer.status, ms: first.ms } : undefined;
+    });
+    id = this.thread.copy(route.timeoutMs, call(modern), legacy && call(legacy), (result) => {
       if (held) {
         held = false;
         state.inFlight--;
         modern.bulkhead.leave();
         legacy?.bulkhead.leave();
       }
-      if (result.outcome !== 'ended') void tap.outcome.then((first) => this.settle(route, state, request, first, result));
+      if (result.outcome !== 'ended') void legacyAnswered.then((summary) => this.settle(route, state, request, summary, result));
     });
-    void tap.outcome.then((first) => this.thread.answer(id, 'answer' in first ? first.answer : undefined, route.shadow));
     return tap;
   }
 
-  private settle(route: Route, state: RouteShadow, request: { method: string; path: string }, legacy: CallOutcome, result: Exclude<CopyResult, { outcome: 'ended' }>): void {
+  private settle(route: Route, state: RouteShadow, request: { method: string; path: string }, legacy: LegacySummary | undefined, result: Exclude<CopyResult, { outcome: 'ended' }>): void {
     // Nothing to compare with when legacy's answer did not reach the client whole, or at shutdown.
-    if (this.closed || !('answer' in legacy) || result.outcome === 'abandoned') return;
+    if (this.closed || legacy === undefined || result.outcome === 'abandoned') return;
     const at = new Date(this.options.clock.now()).toISOString();
     let comparison: Comparison;
     if (result.outcome === 'error') comparison = { result: 'error', at, legacyMs: legacy.ms };
@@ -135,7 +144,7 @@ export class Shadowing implements ShadowCopier {
       comparison =
         differences.length === 0
           ? { result: 'match', ...times }
-          : { result: 'mismatch', ...times, sample: { at, ...request, legacyStatus: legacy.answer.status, modernStatus: result.modernStatus, differences } };
+          : { result: 'mismatch', ...times, sample: { at, ...request, legacyStatus: legacy.status, modernStatus: result.modernStatus, differences } };
     }
     record(state.pending, comparison);
     state.totals[comparison.result]++;
