@@ -34,6 +34,7 @@ import type { FallbackLedger } from '../rollout/fallback-ledger.js';
 import { systemClock, type Clock } from '../clock.js';
 import { registerStatus } from './status.js';
 import { isUiRoute, registerUi } from './ui.js';
+import { isSqliteBusy } from '../store/sqlite-no-wait.js';
 
 export interface AdminOptions {
   store: Store;
@@ -152,12 +153,10 @@ function sendErrorReply(reply: FastifyReply, err: FastifyError): FastifyReply {
   return reply.code(status).type('application/json; charset=utf-8').send(body);
 }
 
-/** SQLite's "another writer held the lock for the whole busy timeout": nothing was written, retry. */
-const SQLITE_BUSY = new Set(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_LOCKED']);
-
 function toErrorResponse(err: FastifyError): { status: number; body: string } {
   if (isGatewayError(err)) return { status: err.status, body: JSON.stringify(err.toJSON()) };
-  if (SQLITE_BUSY.has(err.code)) return { status: 503, body: errorJson('DB_BUSY') };
+  // SQLite's "another writer held the lock for the whole busy timeout": nothing was written, retry.
+  if (isSqliteBusy(err)) return { status: 503, body: errorJson('DB_BUSY') };
   const mapped = FASTIFY_CODES[err.code] ?? (err instanceof SyntaxError ? 'INVALID_JSON' : undefined);
   if (mapped !== undefined) {
     const e = new GatewayError(mapped, err.message);

@@ -5,7 +5,7 @@ import { GatewayError } from '../errors.js';
 import { OutboxEvent } from './event.js';
 import type { Settlement } from './retry-schedule.js';
 import { Delivery, type Webhook } from './webhook.js';
-import { withoutWaiting } from '../store/sqlite-no-wait.js';
+import { isSqliteBusy, withoutWaiting } from '../store/sqlite-no-wait.js';
 
 /** An event as `GET /events` answers it: with its delivery to each webhook URL. */
 export const EventView = OutboxEvent.extend({ deliveries: z.array(Delivery) });
@@ -200,17 +200,11 @@ export class SqliteOutboxStore implements OutboxStore {
   }
 }
 
-/** SQLite's "another connection holds the write lock": try again later. */
-export function isBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code === 'SQLITE_LOCKED');
-}
-
 function whenNotBusy<T>(fn: () => T, otherwise: T): T {
   try {
     return fn();
   } catch (err) {
-    if (isBusy(err)) return otherwise;
+    if (isSqliteBusy(err)) return otherwise;
     throw err;
   }
 }

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { request } from 'undici';
 import type { Clock, Random } from '../clock.js';
-import { isBusy, type Claimed, type OutboxStore } from './outbox-store.js';
+import { isSqliteBusy } from '../store/sqlite-no-wait.js';
+import type { Claimed, OutboxStore } from './outbox-store.js';
 import { resultOfStatus, settle, type PostResult, type RelayPolicy, type Settlement } from './retry-schedule.js';
 
 /** Posts one event to one URL; resolves to what the attempt came to, never rejects. */
@@ -95,7 +96,7 @@ export class Relay {
   private failed(err: unknown): void {
     const log = { err: (err as Error).message };
     // Another writer holding SQLite's lock is no outage: the next poll goes on.
-    if (isBusy(err)) return this.options.logger.debug(log, 'outbox relay pass put off: the database is busy');
+    if (isSqliteBusy(err)) return this.options.logger.debug(log, 'outbox relay pass put off: the database is busy');
     if (this.failing) this.options.logger.debug(log, 'outbox relay pass failed again');
     else this.options.logger.warn(log, 'outbox relay pass failed; retrying at every poll');
     this.failing = true;
@@ -106,7 +107,7 @@ export class Relay {
     try {
       await this.options.outbox.settle(claimed.event.id, claimed.url, outcome);
     } catch (err) {
-      if (!isBusy(err)) throw err;
+      if (!isSqliteBusy(err)) throw err;
       this.unsettled.push({ claimed, outcome });
     }
   }

@@ -15,3 +15,9 @@ export function withoutWaiting<T>(db: Database.Database, fn: () => T): T {
     db.pragma(`busy_timeout = ${busyTimeout}`);
   }
 }
+
+/** SQLite's "another connection holds the write lock" (any SQLITE_BUSY_* or SQLITE_LOCKED): nothing was written; try again later. */
+export function isSqliteBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code === 'SQLITE_LOCKED');
+}
