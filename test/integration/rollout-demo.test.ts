@@ -44,10 +44,15 @@ describe('the README rollout walk-through on the demo', () => {
     traffic = startLoad(['TEA-001', 'MUG-002', 'KTL-003'].map((sku) => `${gw!.proxyUrl}/stock/${sku}`), 2);
     const modernUrl = gw.modern.url;
 
-    await until(() => admin(gw!, 'GET', '/routes/stock/shadow'), (r) => r.body.compared >= PLAN.minRequests);
+    const buggy = await until(() => admin(gw!, 'GET', '/routes/stock/shadow'), (r) => r.body.compared >= PLAN.minRequests);
+    // Only MUG-002 differs, so about a third mismatch; which requests the copy thread compared varies.
+    expect(buggy.body.topPaths).toEqual([{ path: '$.available', count: buggy.body.mismatched }]);
     const refused = await admin(gw, 'POST', '/routes/stock/rollout', { plan: PLAN });
     expect(refused).toMatchObject({ status: 409, body: { error: { code: 'ROLLOUT_NOT_READY' } } });
-    expect(refused.body.error.message).toMatch(/^shadow match rate 6\d\.\d+% < 99%/);
+    const quoted = /^shadow match rate (\d+(?:\.\d+)?)% < 99%/.exec(refused.body.error.message);
+    expect(quoted, refused.body.error.message).not.toBeNull();
+    expect(Number(quoted![1])).toBeGreaterThan(40);
+    expect(Number(quoted![1])).toBeLessThan(90);
 
     expect((await fetch(`${modernUrl}/__stock-fix`, { method: 'POST' })).status).toBe(200);
     expect(await ok(['shadow', 'stock', 'clear'])).toMatch(/cleared/);
