@@ -1,7 +1,7 @@
 /**
  * The configurations under test. Each starts its proxy in its own process (pinned to the proxy
  * CPU), checks that requests really take the intended path, and says how to stop it.
- * All of them forward to the same backend process.
+ * All of them forward to the same backend process, except shadow mode's copies (see gw-shadow).
  */
 import { closeSync, mkdirSync, openSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { USERS } from './load.js';
 import {
   benchScript,
   freePort,
+  startBackend,
   hasCommand,
   probe,
   startChild,
@@ -28,6 +29,8 @@ export interface Context {
   placement: Placement;
   /** Extra node flags for gateway processes (the profiler). */
   gatewayNodeArgs?: string[];
+  /** Where a gateway's modern side goes, when not to the shared backend. */
+  modernUrl?: string;
 }
 
 /** A running proxy (or, for "direct", just the backend's address). */
@@ -41,7 +44,7 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export type ConfigKey = 'direct' | 'floor' | 'bare' | 'nginx' | 'gw-1' | 'gw-10k' | 'gw-canary' | 'gw-legacy' | 'gw-shadow';
+export type ConfigKey = 'direct' | 'floor' | 'bare' | 'nginx' | 'gw-1' | 'gw-10k' | 'gw-canary' | 'gw-legacy' | 'gw-twin' | 'gw-shadow';
 
 export interface BenchConfig {
   key: ConfigKey;
@@ -177,6 +180,8 @@ interface GatewayOptions {
   largePath: string;
   verify(target: Target): Promise<void>;
   copies?: BenchConfig['copies'];
+  /** Modern is a backend process of its own at idle priority (a service on other hosts), not the shared one. */
+  ownModern?: boolean;
 }
 
 /**
@@ -195,16 +200,22 @@ function gateway(options: GatewayOptions): BenchConfig {
     async start(ctx) {
       const db = join(ctx.tmp, `${options.key}.db`);
       seedDatabase(db, options.routes);
-      // The CLI cannot report an ephemeral port, so pick free ones; retry once if one was taken meanwhile.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await startGateway(ctx, options.key, db, options.routes.length);
-        } catch (err) {
-          if (attempt >= 2 || !/cannot listen|EADDRINUSE/.test((err as Error).message)) throw err;
-        }
-      }
+      const modern = options.ownModern ? await startBackend(ctx.placement, `modern for ${options.key}`, true) : undefined;
+      const target = await startGatewayRetried({ ...ctx, modernUrl: modern?.url }, options.key, db, options.routes.length);
+      return modern === undefined ? target : { ...target, stop: () => target.stop().finally(() => modern.stop()) };
     },
   };
+}
+
+/** The CLI cannot report an ephemeral port, so it is given free ones; retried once if one was taken meanwhile. */
+async function startGatewayRetried(ctx: Context, key: string, db: string, routeCount: number): Promise<Target & { adminUrl: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startGateway(ctx, key, db, routeCount);
+    } catch (err) {
+      if (attempt >= 2 || !/cannot listen|EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
 }
 
 /** A gateway process on `db`, ready once `/readyz` reports `routeCount` routes; `logLevel` defaults to info (every feature on). */
@@ -222,7 +233,7 @@ export async function startGateway(ctx: Context, key: string, db: string, routeC
         ...(ctx.gatewayNodeArgs ?? []),
         'bin/strangler.js',
         'serve',
-        ...['--legacy', ctx.backendUrl, '--modern', ctx.backendUrl, '--db', db],
+        ...['--legacy', ctx.backendUrl, '--modern', ctx.modernUrl ?? ctx.backendUrl, '--db', db],
         ...['--port', String(port), '--host', '127.0.0.1'],
         ...['--admin-port', String(adminPort), '--admin-host', '127.0.0.1'],
         ...['--log-level', logLevel, '--shutdown-grace-ms', '2000'],
@@ -299,11 +310,30 @@ const gwLegacy = gateway({
   verify: (t) => expectRoute(t.url + '/api/items/1', 'api', 'legacy'),
 });
 
-/** The same route in shadow mode: the client's side should cost what legacy mode costs (the copy runs in the background). */
+/**
+ * A second gateway exactly like gw-legacy, in its own process: how far two identical
+ * configurations' figures differ in one run is the noise the shadow A/B is judged against.
+ */
+const gwTwin = gateway({
+  key: 'gw-twin',
+  label: 'gateway, 1 route (legacy), a second identical process (the A/A twin)',
+  routes: LEGACY_ROUTE,
+  smallPath: '/api/items/1',
+  largePath: '/api/1mb',
+  verify: (t) => expectRoute(t.url + '/api/items/1', 'api', 'legacy'),
+});
+
+/**
+ * The same route in shadow mode: the client's side should cost what legacy mode costs (the copy
+ * runs in the background). Modern is a backend of its own at idle priority, standing in for a
+ * service on other hosts: on the shared one, the copies' work would take the load generator's
+ * and legacy's CPU and show up as client latency the gateway does not cause.
+ */
 const gwShadow = gateway({
   key: 'gw-shadow',
   label: 'gateway, 1 route (shadow, samplePercent 100: every request offered for a copy)',
   routes: SHADOW_ROUTE,
+  ownModern: true,
   smallPath: '/api/items/1',
   largePath: '/api/1mb',
   async verify(t) {
@@ -326,6 +356,6 @@ async function shadowReport(t: Target): Promise<{ compared: number; matched: num
   return JSON.parse(res.body) as { compared: number; matched: number; skipped: { total: number } };
 }
 
-export const CONFIGS: readonly BenchConfig[] = [direct, floor, bare, nginx, gw1, gw10k, gwCanary, gwLegacy, gwShadow];
+export const CONFIGS: readonly BenchConfig[] = [direct, floor, bare, nginx, gw1, gw10k, gwCanary, gwLegacy, gwTwin, gwShadow];
 
 export const GATEWAY_1_ROUTE = gw1;

@@ -57,6 +57,8 @@ export interface StartOptions {
   /** 'pipe' to collect stdout, 'ignore', or a file descriptor (logs). */
   stdout?: 'pipe' | 'ignore' | number;
   env?: NodeJS.ProcessEnv;
+  /** Run at SCHED_IDLE (chrt), so the process only gets CPU that nothing else wants; ignored without chrt. */
+  idle?: boolean;
 }
 
 /**
@@ -64,13 +66,15 @@ export interface StartOptions {
  * or anything else the child forks). stdin stays an open pipe: our own child scripts exit when
  * it closes, so they do not outlive a bench that was killed hard.
  */
-export function startChild(name: string, command: string, args: readonly string[], options: StartOptions = {}): Child {
+export function startChild(name: string, program: string, programArgs: readonly string[], options: StartOptions = {}): Child {
+  const idle = options.idle === true && hasCommand('chrt');
+  const [command, args] = idle ? ['chrt', ['--idle', '0', program, ...programArgs]] : [program, programArgs];
   const pinned = options.cpu !== undefined;
   const file = pinned ? 'taskset' : command;
   const argv = pinned ? ['-c', String(options.cpu), command, ...args] : [...args];
   const stdio: StdioOptions = ['pipe', options.stdout ?? 'ignore', 'pipe'];
   const proc = spawn(file, argv, { cwd: ROOT, stdio, detached: true, env: options.env ?? process.env });
-  if (proc.pid === undefined) throw new Error(`${name}: could not spawn ${command}`);
+  if (proc.pid === undefined) throw new Error(`${name}: could not spawn ${program}`);
   let err = '';
   let out = '';
   proc.stderr?.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-4096)));
@@ -283,4 +287,15 @@ export function exitWithParent(cleanup: () => void = () => {}): void {
     process.exit(0);
   });
   process.stdin.on('error', () => process.exit(0));
+}
+
+/**
+ * A backend process (backend.ts) on the client CPU; `idle` for one that stands in for a service
+ * on other hosts (shadow mode's modern): its work then never takes CPU from the load generator.
+ */
+export async function startBackend(placement: Placement, name = 'backend', idle = false): Promise<{ url: string; stop(): Promise<void> }> {
+  const { command, args } = benchScript('backend');
+  const child = startChild(name, command, args, { cpu: placement.clientCpu, stdout: 'pipe', idle });
+  const port = (await waitForLine(child, 'READY ')).split(' ')[1];
+  return { url: `http://127.0.0.1:${port}`, stop: () => stopChild(child) };
 }

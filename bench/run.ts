@@ -18,18 +18,7 @@ import { CONFIGS, GATEWAY_1_ROUTE, type BenchConfig, type Context, type Target }
 import { chooseLoadGen, runLoad, type LoadGen, type LoadResult } from './load.js';
 import { measureLargeBodies } from './memory.js';
 import { measureScale, renderScale, type ScalePoint } from './scale.js';
-import {
-  benchScript,
-  choosePlacement,
-  installCleanup,
-  probe,
-  startChild,
-  stopAll,
-  treeCpuMs,
-  treeRssBytes,
-  waitForLine,
-  type Placement,
-} from './procs.js';
+import { choosePlacement, installCleanup, probe, startBackend, stopAll, treeCpuMs, treeRssBytes } from './procs.js';
 import { runProfile } from './profile.js';
 import {
   checkTargets,
@@ -51,7 +40,7 @@ interface Args {
   quick: boolean;
   /** Only the route table at scale. */
   scaleOnly: boolean;
-  /** Only these configurations (`--only=gw-legacy,gw-shadow`: an A/B of two); undefined for all. */
+  /** Only these configurations (`--only=gw-1,gw-canary`: an A/B of two; gw-shadow brings gw-legacy and gw-twin), in CONFIGS order; undefined for all. */
   only: string[] | undefined;
   /** Everything but the route table at scale (`--no-scale`: it takes about ten minutes of its own). */
   noScale: boolean;
@@ -89,7 +78,13 @@ function parseArgs(argv: string[]): Args {
       process.exit(0);
     } else throw new Error(`unknown argument "${argv[i]}" (try --help)`);
   }
-  return args;
+  return { ...args, only: args.only && withShadowBaselines(args.only) };
+}
+
+/** Shadow mode is judged against legacy mode and the noise between two legacy gateways: an A/B with shadow brings both. */
+function withShadowBaselines(only: string[]): string[] {
+  const keys = new Set(only.includes('gw-shadow') ? [...only, 'gw-legacy', 'gw-twin'] : only);
+  return CONFIGS.map((c) => c.key).filter((k) => keys.has(k));
 }
 
 function planFor(quick: boolean): Report['plan'] {
@@ -138,7 +133,8 @@ async function main(): Promise<number> {
   try {
     log(`placement: ${placement.description}`);
     log(`load generator: ${loadgen}`);
-    const backend = await startBackend(placement);
+    const backend = (await startBackend(placement)).url;
+    log(`backend: ${backend}`);
     const ctx: Context = { backendUrl: backend, tmp, placement };
     if (args.profile !== undefined) return await runProfile(ctx, args.profile, loadgen, args.quick, args.large);
     if (args.scaleOnly) {
@@ -154,14 +150,6 @@ async function main(): Promise<number> {
   }
 }
 
-async function startBackend(placement: Placement): Promise<string> {
-  const { command, args } = benchScript('backend');
-  const child = startChild('backend', command, args, { cpu: placement.clientCpu, stdout: 'pipe' });
-  const port = (await waitForLine(child, 'READY ')).split(' ')[1];
-  const url = `http://127.0.0.1:${port}`;
-  log(`backend: ${url} (pid ${child.pid})`);
-  return url;
-}
 
 async function benchmark(ctx: Context, plan: Report['plan'], loadgen: LoadGen, quick: boolean, noScale: boolean, only?: string[]): Promise<number> {
   const failures: string[] = [];
@@ -339,7 +327,9 @@ function notes(results: ConfigResult[], loadgen: LoadGen): string[] {
     .join(', ');
   return [
     'All configurations forward to the same backend process (node:http, ~100 B JSON / 1 MiB / streamed bodies). ' +
-      'Every request carries x-user-id (64 values, round-robin) so all configurations send identical requests.',
+      'Every request carries x-user-id (64 values, round-robin) so all configurations send identical requests. ' +
+      "Shadow mode's copies go to a second backend process at idle priority (SCHED_IDLE) on the client CPU, standing in for modern on its own hosts.",
+    'gw-twin is gw-legacy again in a second process: how far it lands from gw-legacy is the noise of this run, the band shadow mode is judged in.',
     'gateway: the built CLI (`node bin/strangler.js serve`), log level info, i.e. one JSON access-log line per request ' +
       '(every feature on), written to a file. nginx: worker_processes 1, buffered access log to a file, proxy_buffering off. ' +
       'bare proxy: fastify + @fastify/http-proxy, no logging.',

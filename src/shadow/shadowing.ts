@@ -41,6 +41,19 @@ export interface ShadowingOptions {
   exists: (routeId: string) => boolean;
 }
 
+/** A copy of the client's request for `upstream`, marked as a copy and bounded by the route's timeout. */
+function copyCall(upstream: Upstream, req: IncomingMessage, route: Route, target: string, body: Buffer | null, headers: readonly string[]): CopyCall {
+  return {
+    target: { origin: upstream.origin, pool: poolSettings(upstream.backend) },
+    request: {
+      path: upstream.basePath + target,
+      method: req.method!,
+      headers: [...headers, SHADOW_HEADER, '1', DEADLINE_HEADER, String(route.timeoutMs), 'host', upstreamHost(upstream, req.headers.host)],
+      body: body && ownBytes(body),
+    },
+  };
+}
+
 /** One route's shadow state in this process. */
 class RouteShadow {
   inFlight = 0;
@@ -94,21 +107,22 @@ export class Shadowing implements ShadowCopier {
       return undefined;
     }
     state.inFlight++;
-    // Built now: the exchange goes on to add its own headers to `headers`.
-    const call = (upstream: Upstream): CopyCall => ({
-      target: { origin: upstream.origin, pool: poolSettings(upstream.backend) },
-      request: {
-        path: upstream.basePath + target,
-        method: req.method!,
-        headers: [...headers, SHADOW_HEADER, '1', DEADLINE_HEADER, String(route.timeoutMs), 'host', upstreamHost(upstream, req.headers.host)],
-        body: body && ownBytes(body),
-      },
-    });
     const candidate = decision.noise ? this.options.backends.forSide(route, 'legacy') : undefined;
     // A noise sample never takes legacy's last slots from clients: it needs a free one.
     const legacy = candidate !== undefined && candidate.bulkhead.tryEnter() ? candidate : undefined;
+    // Built now: the exchange goes on to add its own headers to `headers`.
+    const copy = (upstream: Upstream) => copyCall(upstream, req, route, target, body, headers);
     const tap = new LegacyTap(this.options.clock);
-    const request = { method: req.method!, path: samplePath(target) };
+    this.follow(route, state, { method: req.method!, path: samplePath(target) }, tap, [modern, legacy], copy(modern), legacy && copy(legacy));
+    return tap;
+  }
+
+  /**
+   * Hands one request's copies and legacy's answer to the copy thread and settles the result.
+   * Apart from `begin` so that what its callbacks keep alive until the copies end is only this
+   * (not the client's request, headers and body: a closure keeps its whole scope).
+   */
+  private follow(route: Route, state: RouteShadow, request: { method: string; path: string }, tap: LegacyTap, slots: [Upstream, Upstream | undefined], modern: CopyCall, again: CopyCall | undefined): void {
     // The slots are held until the copy thread reports the copies ended (or the result, if legacy's answer came first).
     let held = true;
     // Legacy's answer goes to the copy thread; this side keeps only its status and time, so the
@@ -119,16 +133,14 @@ export class Shadowing implements ShadowCopier {
       this.thread.answer(id, 'answer' in first ? first.answer : undefined, route.shadow);
       return 'answer' in first ? { status: first.answer.status, ms: first.ms } : undefined;
     });
-    id = this.thread.copy(route.timeoutMs, call(modern), legacy && call(legacy), (result) => {
+    id = this.thread.copy(route.timeoutMs, modern, again, (result) => {
       if (held) {
         held = false;
         state.inFlight--;
-        modern.bulkhead.leave();
-        legacy?.bulkhead.leave();
+        for (const upstream of slots) upstream?.bulkhead.leave();
       }
       if (result.outcome !== 'ended') void legacyAnswered.then((summary) => this.settle(route, state, request, summary, result));
     });
-    return tap;
   }
 
   private settle(route: Route, state: RouteShadow, request: { method: string; path: string }, legacy: LegacySummary | undefined, result: Exclude<CopyResult, { outcome: 'ended' }>): void {
