@@ -9,6 +9,7 @@ import { applySteps, parkedPrefix, planApply } from '../store/apply-steps.js';
 import { assertExpectedVersion } from '../store/conflict.js';
 import { historyColumns, historyFields, type HistoryColumns } from '../store/history-row.js';
 import { assertIntact, migrate, openFailure } from '../store/sqlite-schema.js';
+import { retryWhileBusy } from '../store/sqlite-no-wait.js';
 import { parseOrThrow } from '../validation.js';
 import { withStage } from './lifecycle.js';
 import { changedSettings, createdSettings, idCandidates, rollbackSnapshot, sameSettings } from './change.js';
@@ -148,10 +149,14 @@ export class RouteStore {
   }
 
   /**
-   * Opens (creating if needed) and migrates the database. Fails with DB_OPEN_FAILED, saying
+   * Opens (creating if needed) and migrates the database, waiting out another process busy with it. Fails with DB_OPEN_FAILED, saying
    * why, rather than ever starting on an empty or half-readable table.
    */
   static open(path: string, options: RouteStoreOptions): RouteStore {
+    return retryWhileBusy(() => RouteStore.openOnce(path, options), options.busyTimeoutMs ?? 5000);
+  }
+
+  private static openOnce(path: string, options: RouteStoreOptions): RouteStore {
     let db: Database.Database | undefined;
     try {
       db = new Database(path, { fileMustExist: false });

@@ -21,3 +21,22 @@ export function isSqliteBusy(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code === 'SQLITE_LOCKED');
 }
+
+/**
+ * Runs `fn` again while it fails with SQLITE_BUSY, for up to `timeoutMs`, pausing a few ms
+ * between tries. For opening a database at start-up only (it blocks the thread): there SQLite
+ * can answer busy without waiting out its busy timeout, e.g. when two processes switch a new
+ * file to WAL at the same moment and each holds the lock the other needs.
+ */
+export function retryWhileBusy<T>(fn: () => T, timeoutMs: number): T {
+  const deadline = performance.now() + timeoutMs;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      return fn();
+    } catch (err) {
+      const cause = (err as { cause?: unknown }).cause ?? err;
+      if (!isSqliteBusy(cause) || performance.now() + pause > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause);
+    }
+  }
+}

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -138,4 +138,32 @@ describe('--db that the gateway cannot use', () => {
     const run = await startWith(file);
     expectOneLine(run, /schema version 999, newer than/);
   });
+});
+
+describe('processes opening one new database file at the same moment', () => {
+  it('all open it: a busy answer while another switches the file to WAL is waited out, not fatal (counted)', async () => {
+    const script = `import { RouteStore } from ${JSON.stringify(new URL('../../src/routing/store.ts', import.meta.url).href)};
+      import { systemClock } from ${JSON.stringify(new URL('../../src/clock.ts', import.meta.url).href)};
+      RouteStore.open(process.argv[1], { clock: systemClock }).close();`;
+    const [ROUNDS, PROCESSES] = [8, 4];
+    const failures: string[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const db = join(temp(), 'routes.db');
+      await Promise.all(
+        Array.from({ length: PROCESSES }, () =>
+          new Promise<void>((resolve) => {
+            const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, db], { stdio: ['ignore', 'ignore', 'pipe'] });
+            let err = '';
+            child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+            child.on('exit', (code) => {
+              if (code !== 0) failures.push(err.trim().split('\n')[0] ?? `exit ${code}`);
+              resolve();
+            });
+          }),
+        ),
+      );
+    }
+    console.log(`[figures] simultaneous opens of a new database: ${ROUNDS} × ${PROCESSES} processes, ${failures.length} failed`);
+    expect(failures).toEqual([]);
+  }, 120_000);
 });
