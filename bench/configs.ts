@@ -9,9 +9,9 @@ import { USERS } from './load.js';
 import {
   benchScript,
   freePort,
-  startBackend,
   hasCommand,
   probe,
+  startBackend,
   startChild,
   stopChild,
   waitFor,

@@ -149,8 +149,9 @@ export class RouteStore {
   }
 
   /**
-   * Opens (creating if needed) and migrates the database, waiting out another process busy with it. Fails with DB_OPEN_FAILED, saying
-   * why, rather than ever starting on an empty or half-readable table.
+   * Opens (creating if needed) and migrates the database, waiting out another process busy with
+   * it. Fails with DB_OPEN_FAILED, saying why, rather than ever starting on an empty or
+   * half-readable table.
    */
   static open(path: string, options: RouteStoreOptions): RouteStore {
     return retryWhileBusy(() => RouteStore.openOnce(path, options), options.busyTimeoutMs ?? 5000);
