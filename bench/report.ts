@@ -272,7 +272,7 @@ export function renderMarkdown(report: Report): string {
   lines.push(`- load generator: ${report.loadgen}`);
   lines.push(
     `- plan: ${report.plan.rounds} round(s), configurations interleaved (order rotated each round); ` +
-      `warm-up per configuration: every kind once (${report.plan.warmupS} s each, 1 s for the 1 MiB one); median of the rounds reported`,
+      `warm-up ${report.plan.warmupS} s per configuration; median of the rounds reported`,
   );
   lines.push(
     `- runs: ~100 B JSON at ${k50?.connections} conns × ${k50?.durationS} s and ${k1?.connections} conn × ${k1?.durationS} s; ` +
