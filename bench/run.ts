@@ -150,7 +150,6 @@ async function main(): Promise<number> {
   }
 }
 
-
 async function benchmark(ctx: Context, plan: Report['plan'], loadgen: LoadGen, quick: boolean, noScale: boolean, only?: string[]): Promise<number> {
   const failures: string[] = [];
   const results: ConfigResult[] = [];
