@@ -36,6 +36,8 @@ export interface LoadResult extends RawLoadResult {
   mibPerS: number;
   /** CPU time (user + system) the proxy's processes spent per request, in µs; unset without a pid. */
   cpuUsPerReq?: number;
+  /** µs per request the proxy's main thread waited for a CPU (see mainThreadWaitMs). */
+  waitUsPerReq?: number;
 }
 
 export function chooseLoadGen(requested: string | undefined): LoadGen {

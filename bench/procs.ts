@@ -246,6 +246,19 @@ export function treeCpuMs(pid: number): number | undefined {
   return total;
 }
 
+/**
+ * How long the process's main thread (Node's serving loop; its thread id is the pid) has been
+ * runnable but waiting for a CPU (schedstat's second field), in ms; undefined without /proc.
+ * Unlike latency it counts only what this machine's scheduler did, not the host's.
+ */
+export function mainThreadWaitMs(pid: number): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
 function childrenOf(pid: number): number[] {
   if (!existsSync('/proc')) return [];
   const out: number[] = [];

@@ -18,7 +18,7 @@ import { CONFIGS, GATEWAY_1_ROUTE, type BenchConfig, type Context, type Target }
 import { chooseLoadGen, runLoad, type LoadGen, type LoadResult } from './load.js';
 import { measureLargeBodies } from './memory.js';
 import { measureScale, renderScale, type ScalePoint } from './scale.js';
-import { choosePlacement, installCleanup, probe, startBackend, stopAll, treeCpuMs, treeRssBytes } from './procs.js';
+import { choosePlacement, installCleanup, mainThreadWaitMs, probe, startBackend, stopAll, treeCpuMs, treeRssBytes } from './procs.js';
 import { runProfile } from './profile.js';
 import {
   checkTargets,
@@ -182,10 +182,13 @@ async function benchmark(ctx: Context, plan: Report['plan'], loadgen: LoadGen, q
       const pid = r.target.pid;
       const copiesBefore = await r.config.copies?.(r.target);
       const cpuBefore = pid === undefined ? undefined : treeCpuMs(pid);
+      const waitBefore = pid === undefined ? undefined : mainThreadWaitMs(pid);
       const res = await runLoad(loadgen, { url: r.target.url + path, connections: kind.connections, durationS }, ctx.placement.clientCpu);
       const cpuAfter = pid === undefined ? undefined : treeCpuMs(pid);
+      const waitAfter = pid === undefined ? undefined : mainThreadWaitMs(pid);
       if (copiesBefore !== undefined && timed) countCopies(r.result, kind.kind, copiesBefore, await r.config.copies!(r.target));
       if (cpuBefore !== undefined && cpuAfter !== undefined && res.requests > 0) res.cpuUsPerReq = ((cpuAfter - cpuBefore) * 1_000) / res.requests;
+      if (waitBefore !== undefined && waitAfter !== undefined && res.requests > 0) res.waitUsPerReq = ((waitAfter - waitBefore) * 1_000) / res.requests;
       const bad = bulkErrors(res);
       if (bad !== undefined) fail(r.result, failures, `${kind.kind}: ${bad}`);
       return res;
@@ -345,7 +348,18 @@ function notes(results: ConfigResult[], loadgen: LoadGen): string[] {
       : 'wrk latency percentiles are wrk’s own (microsecond resolution).',
     '"spread" is (max − min) / median of req/s across rounds; differences smaller than it are noise on this machine.',
     ...results.filter((r) => r.copies !== undefined).map(copiesNote),
+    ...waitNote(results),
   ];
+}
+
+/**
+ * The A/B's steadier companion to p99: how long each gateway's serving thread waited for the CPU
+ * @1c. It counts the gateway's own threads (and the kernel's) taking the core, not the host's noise.
+ */
+function waitNote(results: readonly ConfigResult[]): string[] {
+  const shown = results.filter((r) => ['gw-legacy', 'gw-twin', 'gw-shadow'].includes(r.key) && r.results.small1 !== undefined);
+  const waits = shown.map((r) => `${r.key} ${r.results.small1!.runs.map((run) => run.waitUsPerReq?.toFixed(1) ?? '—').join(', ')}`);
+  return shown.some((r) => r.key === 'gw-shadow') ? [`Serving thread's wait for a CPU @1c, µs per request by round: ${waits.join('; ')}.`] : [];
 }
 
 /** What shadow mode really copied: under a saturated CPU its copy thread falls behind and copies are skipped. */

@@ -21,11 +21,24 @@ export interface CopyCall {
   request: CopyRequest;
 }
 
+/** A copy as posted: its target by the key the thread was told it under. */
+export interface PostedCall {
+  target: number;
+  request: CopyRequest;
+}
+
+/**
+ * Targets and settings are the same for many copies: the thread is told each once, under a key
+ * (`target`, `policy`), and copies name it by that key. `forget` drops every key told so far.
+ */
 export type ToCopyThread =
+  | { kind: 'target'; key: number; target: CopyTarget }
+  | { kind: 'policy'; key: number; settings: ShadowSettings }
+  | { kind: 'forget' }
   /** Send these copies now: to modern, and for a noise sample to legacy again. */
-  | { kind: 'copy'; id: number; timeoutMs: number; modern: CopyCall; again: CopyCall | undefined }
-  /** Legacy's answer as the client got it (undefined: it did not reach the client whole), and what to compare by. */
-  | { kind: 'legacy'; id: number; answer: Answer | undefined; settings: ShadowSettings };
+  | { kind: 'copy'; id: number; timeoutMs: number; modern: PostedCall; again: PostedCall | undefined }
+  /** Legacy's answer as the client got it (undefined: it did not reach the client whole), and the policy to compare by. */
+  | { kind: 'legacy'; id: number; answer: Answer | undefined; policy: number };
 
 /**
  * How one copied request ended, once its copies ended and legacy's answer was in; `ended` comes

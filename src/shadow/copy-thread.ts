@@ -1,10 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Answer } from './answer.js';
-import { MessageBatch, ownBytes, type CopyCall, type CopyResult, type ToCopyThread } from './copy-protocol.js';
+import { MessageBatch, ownBytes, type CopyCall, type CopyResult, type PostedCall, type ToCopyThread } from './copy-protocol.js';
 import type { ShadowSettings } from './settings.js';
 
 type Resolve = (result: CopyResult) => void;
+
+/** Keys told to one thread before it is told to forget them all: bounds what it keeps per target and route version. */
+const MAX_KEYS = 1_024;
 
 /**
  * The main thread's side of shadow mode's copy thread (copy-worker.ts): started with the first
@@ -16,6 +19,9 @@ export class CopyThread {
   private batch: MessageBatch<ToCopyThread> | undefined;
   private readonly waiting = new Map<number, Resolve>();
   private nextId = 1;
+  /** What the running thread was told, by object: a route's settings and a backend's target stay the same objects until they change. */
+  private keys = new WeakMap<object, number>();
+  private keyCount = 0;
 
   constructor(private readonly logger: Logger) {}
 
@@ -23,7 +29,8 @@ export class CopyThread {
   copy(timeoutMs: number, modern: CopyCall, again: CopyCall | undefined, done: Resolve): number {
     const id = this.nextId++;
     this.waiting.set(id, done);
-    this.started().push({ kind: 'copy', id, timeoutMs, modern, again });
+    const batch = this.channel();
+    batch.push({ kind: 'copy', id, timeoutMs, modern: this.posted(modern), again: again && this.posted(again) });
     return id;
   }
 
@@ -31,7 +38,8 @@ export class CopyThread {
     if (!this.waiting.has(id)) return;
     const bytes = answer?.body.bytes;
     const sent = bytes === undefined ? answer : { ...answer!, body: { ...answer!.body, bytes: ownBytes(bytes) } };
-    this.started().push({ kind: 'legacy', id, answer: sent, settings });
+    const batch = this.channel();
+    batch.push({ kind: 'legacy', id, answer: sent, policy: this.keyOf(settings, (key) => ({ kind: 'policy', key, settings })) });
   }
 
   /** Stops the thread; copies still in flight are abandoned. */
@@ -41,8 +49,35 @@ export class CopyThread {
     await worker?.terminate();
   }
 
+  private posted({ target, request }: CopyCall): PostedCall {
+    return { target: this.keyOf(target, (key) => ({ kind: 'target', key, target })), request };
+  }
+
+  /** The running thread's batch; when its keys are full it forgets them all first, so no message names a key from before. */
+  private channel(): MessageBatch<ToCopyThread> {
+    const batch = this.started();
+    if (this.keyCount + 2 > MAX_KEYS) {
+      this.keys = new WeakMap();
+      this.keyCount = 0;
+      batch.push({ kind: 'forget' });
+    }
+    return batch;
+  }
+
+  /** The key the running thread knows `value` by, telling it first when it is new. */
+  private keyOf(value: object, tell: (key: number) => ToCopyThread): number {
+    let key = this.keys.get(value);
+    if (key === undefined) {
+      this.keys.set(value, (key = ++this.keyCount));
+      this.batch!.push(tell(key));
+    }
+    return key;
+  }
+
   private started(): MessageBatch<ToCopyThread> {
     if (this.batch !== undefined) return this.batch;
+    this.keys = new WeakMap(); // a new thread knows no keys
+    this.keyCount = 0;
     const worker = startWorker();
     worker.unref(); // copies in flight never hold the process open
     worker.on('message', (batch: CopyResult[]) => {

@@ -11,10 +11,9 @@ import type { Pool } from 'undici';
 import { createPool } from '../backends/upstream.js';
 import { systemClock } from '../clock.js';
 import type { Answer } from './answer.js';
-import type { ShadowSettings } from './settings.js';
 import { sendCopy, type CallOutcome } from './background-call.js';
-import { compareAnswers, comparePolicy } from './compare.js';
-import { MessageBatch, asBuffer, type CopyCall, type CopyResult, type ToCopyThread } from './copy-protocol.js';
+import { compareAnswers, comparePolicy, type ComparePolicy } from './compare.js';
+import { MessageBatch, asBuffer, type CopyTarget, type CopyResult, type PostedCall, type ToCopyThread } from './copy-protocol.js';
 
 /** Pools kept for this many backends; past it the oldest is closed (its copies finish first). */
 const KEPT_POOLS = 32;
@@ -24,23 +23,42 @@ const COPY_THREAD_NICE = 19;
 const port = parentPort!;
 const results = new MessageBatch<CopyResult>((batch) => port.postMessage(batch));
 const pools = new Map<string, Pool>();
+/** What the main thread told this one, by key (see ToCopyThread). */
+const targets = new Map<number, KnownTarget>();
+const policies = new Map<number, ComparePolicy>();
+type KnownTarget = CopyTarget & { poolKey: string };
 /** Copies sent and waiting for legacy's answer, by id. */
 type Calls = { copies: Promise<[CallOutcome, CallOutcome | undefined]>; answered: boolean };
 const calls = new Map<number, Calls>();
 
 lowerOwnPriority();
 port.on('message', (batch: ToCopyThread[]) => {
-  for (const message of batch) {
-    if (message.kind === 'copy') copy(message);
-    else {
+  for (const message of batch) receive(message);
+});
+
+function receive(message: ToCopyThread): void {
+  switch (message.kind) {
+    case 'target': {
+      const { origin, pool } = message.target;
+      targets.set(message.key, { origin, pool, poolKey: `${origin} ${pool.connections} ${pool.connectTimeoutMs}` });
+      return;
+    }
+    case 'policy':
+      return void policies.set(message.key, comparePolicy(message.settings));
+    case 'forget':
+      targets.clear();
+      return policies.clear();
+    case 'copy':
+      return copy(message);
+    case 'legacy': {
       const call = calls.get(message.id);
       calls.delete(message.id);
-      if (call === undefined) continue;
+      if (call === undefined) return;
       call.answered = true;
-      void settle(message.id, call, message.answer && revive(message.answer), message.settings);
+      void settle(message.id, call, message.answer && revive(message.answer), policies.get(message.policy)!);
     }
   }
-});
+}
 
 function copy({ id, timeoutMs, modern, again }: ToCopyThread & { kind: 'copy' }): void {
   const call: Calls = { copies: Promise.all([send(modern, timeoutMs), again && send(again, timeoutMs)]), answered: false };
@@ -49,17 +67,17 @@ function copy({ id, timeoutMs, modern, again }: ToCopyThread & { kind: 'copy' })
   void call.copies.then(() => call.answered || results.push({ id, outcome: 'ended' }));
 }
 
-function send({ target, request }: CopyCall, timeoutMs: number): Promise<CallOutcome> {
-  const body = request.body && asBuffer(request.body);
-  return sendCopy(poolFor(target.origin, target.pool), { ...request, body }, timeoutMs, systemClock);
+function send({ target, request }: PostedCall, timeoutMs: number): Promise<CallOutcome> {
+  // The request is this thread's own (a structured clone): its body becomes a Buffer in place.
+  if (request.body !== null) request.body = asBuffer(request.body);
+  return sendCopy(poolFor(targets.get(target)!), request, timeoutMs, systemClock);
 }
 
 /** Posted once every copy of the request ended and legacy's answer came. */
-async function settle(id: number, call: Calls, legacy: Answer | undefined, settings: ShadowSettings): Promise<void> {
+async function settle(id: number, call: Calls, legacy: Answer | undefined, policy: ComparePolicy): Promise<void> {
   const [modern, again] = await call.copies;
   if (legacy === undefined || 'abandoned' in modern) return results.push({ id, outcome: 'abandoned' });
   if ('error' in modern) return results.push({ id, outcome: 'error' });
-  const policy = comparePolicy(settings);
   results.push({
     id,
     outcome: 'compared',
@@ -70,11 +88,10 @@ async function settle(id: number, call: Calls, legacy: Answer | undefined, setti
   });
 }
 
-function poolFor(origin: string, settings: CopyCall['target']['pool']): Pool {
-  const key = `${origin} ${settings.connections} ${settings.connectTimeoutMs}`;
-  let pool = pools.get(key);
+function poolFor({ origin, pool: settings, poolKey }: KnownTarget): Pool {
+  let pool = pools.get(poolKey);
   if (pool === undefined) {
-    pools.set(key, (pool = createPool(origin, settings)));
+    pools.set(poolKey, (pool = createPool(origin, settings)));
     if (pools.size > KEPT_POOLS) {
       const [oldest, old] = pools.entries().next().value!;
       pools.delete(oldest);

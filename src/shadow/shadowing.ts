@@ -7,7 +7,7 @@ import type { ResponseTap } from '../proxy/attempt.js';
 import { upstreamHost } from '../proxy/headers.js';
 import { DEADLINE_HEADER } from '../resilience/deadline.js';
 import type { Route } from '../routing/schema.js';
-import { ownBytes, type CopyCall, type CopyResult } from './copy-protocol.js';
+import { ownBytes, type CopyCall, type CopyResult, type CopyTarget } from './copy-protocol.js';
 import { CopyThread } from './copy-thread.js';
 import { LegacyTap } from './legacy-tap.js';
 import { NoiseLearner } from './noise.js';
@@ -41,10 +41,19 @@ export interface ShadowingOptions {
   exists: (routeId: string) => boolean;
 }
 
+/** One object per live backend: the copy thread is told a target once (see CopyThread). */
+const copyTargets = new WeakMap<Upstream, CopyTarget>();
+
+function copyTarget(upstream: Upstream): CopyTarget {
+  let target = copyTargets.get(upstream);
+  if (target === undefined) copyTargets.set(upstream, (target = { origin: upstream.origin, pool: poolSettings(upstream.backend) }));
+  return target;
+}
+
 /** A copy of the client's request for `upstream`, marked as a copy and bounded by the route's timeout. */
 function copyCall(upstream: Upstream, req: IncomingMessage, route: Route, target: string, body: Buffer | null, headers: readonly string[]): CopyCall {
   return {
-    target: { origin: upstream.origin, pool: poolSettings(upstream.backend) },
+    target: copyTarget(upstream),
     request: {
       path: upstream.basePath + target,
       method: req.method!,

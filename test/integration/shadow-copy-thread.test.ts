@@ -33,10 +33,10 @@ const legacyAnswer = (price: number): Answer => {
   return { status: 200, headers: { 'content-type': 'application/json' }, body: { length: bytes.length, bytes, sha256: undefined } };
 };
 
-function copied(thread: CopyThread, modern: StubBackend, legacy: Answer | undefined, timeoutMs = 1_000): Promise<CopyResult> {
+function copied(thread: CopyThread, modern: StubBackend, legacy: Answer | undefined, timeoutMs = 1_000, settings = DEFAULT_SHADOW_SETTINGS): Promise<CopyResult> {
   return new Promise((resolve) => {
     const id = thread.copy(timeoutMs, call(modern), undefined, resolve);
-    thread.answer(id, legacy, DEFAULT_SHADOW_SETTINGS);
+    thread.answer(id, legacy, settings);
   });
 }
 
@@ -46,6 +46,20 @@ describe('shadow copy thread', () => {
     expect(await copied(thread, modern, legacyAnswer(11))).toMatchObject({ outcome: 'compared', modernStatus: 200, differences: [] });
     expect(await copied(thread, modern, legacyAnswer(10))).toMatchObject({ outcome: 'compared', differences: [{ path: '$.price', legacy: '10', modern: '11' }] });
     expect(modern.received.map((r) => r.headers['x-strangler-shadow'])).toEqual(['1', '1']);
+  });
+
+  it('names targets and settings by key, and past the bound on keys starts over: every copy still compared by its own settings', async () => {
+    const { thread, modern } = await setUp();
+    const ignorePrice = { ...DEFAULT_SHADOW_SETTINGS, ignorePaths: ['$.price'] };
+    // A new target per copy (call() builds one) and a new settings object for every other copy: well past 1,024 keys.
+    const results: CopyResult[] = [];
+    for (let round = 0; round < 16; round++) {
+      const batch = Array.from({ length: 50 }, (_, i) => copied(thread, modern, legacyAnswer(10), 1_000, i % 2 === 0 ? ignorePrice : { ...DEFAULT_SHADOW_SETTINGS }));
+      results.push(...(await Promise.all(batch)));
+    }
+    expect(results.filter((r) => r.outcome !== 'compared')).toEqual([]);
+    const differing = results.map((r) => (r.outcome === 'compared' ? r.differences.map((d) => d.path).join() : r.outcome));
+    expect(differing).toEqual(Array.from({ length: 800 }, (_, i) => (i % 2 === 0 ? '' : '$.price')));
   });
 
   it('a copy past its timeout is an error; legacy not answered whole abandons it', async () => {
