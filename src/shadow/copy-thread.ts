@@ -30,6 +30,7 @@ export class CopyThread {
     const id = this.nextId++;
     this.waiting.set(id, done);
     const batch = this.channel();
+    // posted() tells a new target first, so the thread knows its key before the copy that names it.
     batch.push({ kind: 'copy', id, timeoutMs, modern: this.posted(modern), again: again && this.posted(again) });
     return id;
   }
