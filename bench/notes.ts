@@ -2,7 +2,7 @@
 import type { LoadGen } from './load.js';
 import type { ConfigResult, CopyCounts } from './report.js';
 
-export function notes(results: ConfigResult[], loadgen: LoadGen): string[] {
+export function notes(results: ConfigResult[], loadgen: LoadGen, gatewayNodeArgs?: readonly string[]): string[] {
   const logs = results
     .filter((r) => r.accessLogMiB !== undefined)
     .map((r) => `${r.key} ${r.accessLogMiB!.toFixed(1)} MiB`)
@@ -25,6 +25,7 @@ export function notes(results: ConfigResult[], loadgen: LoadGen): string[] {
       ? 'autocannon latency percentiles are computed from every response time (float ms), not its whole-millisecond histogram.'
       : 'wrk latency percentiles are wrk’s own (microsecond resolution).',
     '"spread" is (max − min) / median of req/s across rounds; differences smaller than it are noise on this machine.',
+    ...(gatewayNodeArgs === undefined ? [] : [`Every gateway ran with the Node options \`${gatewayNodeArgs.join(' ')}\` (--gateway-node-args).`]),
     ...results.filter((r) => r.copies !== undefined).map(copiesNote),
     ...waitNote(results),
   ];

@@ -44,7 +44,7 @@ export async function runProfile(ctx: Context, key: string, loadgen: LoadGen, qu
   if (config === undefined) throw new Error(`--profile: "${key}" is not a gateway configuration (gw-1, gw-10k, gw-canary, gw-legacy, gw-shadow)`);
   const dir = join(ctx.tmp, 'prof');
   mkdirSync(dir);
-  const target = await config.start({ ...ctx, gatewayNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const target = await config.start({ ...ctx, gatewayNodeArgs: [...(ctx.gatewayNodeArgs ?? []), '--cpu-prof', `--cpu-prof-dir=${dir}`] });
   const durationS = quick ? 2 : 10;
   const url = target.url + (large ? config.largePath : config.smallPath);
   const connections = large ? 10 : 50;

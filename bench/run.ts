@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--scale[=100000,1000000] | --no-scale] [--only=KEY,KEY] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary|gw-legacy|gw-shadow] [--large]]`
+ * `npm run bench [-- --quick] [--scale[=100000,1000000] | --no-scale] [--only=KEY,KEY] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary|gw-legacy|gw-shadow] [--large]] [--gateway-node-args="NODE OPTIONS"]`
  *
  * Starts one backend and every configuration's proxy (each in its own process), then measures
  * them one at a time: a warm-up each, then rounds in which every configuration runs every load
@@ -51,10 +51,12 @@ interface Args {
   profile: string | undefined;
   /** Profile with the 1 MiB body instead of the ~100-byte one. */
   large: boolean;
+  /** Node options for every gateway process (`--gateway-node-args="--single-threaded-gc"`), to A/B a runtime setting. */
+  gatewayNodeArgs: string[] | undefined;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, scaleOnly: false, noScale: false, only: undefined, scaleSizes: undefined, loadgen: undefined, profile: undefined, large: false };
+  const args: Args = { quick: false, scaleOnly: false, noScale: false, only: undefined, scaleSizes: undefined, loadgen: undefined, profile: undefined, large: false, gatewayNodeArgs: undefined };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     if (flag === '--quick') args.quick = true;
@@ -72,9 +74,10 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--loadgen') args.loadgen = inline ?? argv[++i];
     else if (flag === '--profile') args.profile = inline ?? 'gw-1';
     else if (flag === '--large') args.large = true;
+    else if (flag === '--gateway-node-args') args.gatewayNodeArgs = (inline ?? argv[++i] ?? '').split(' ').filter(Boolean);
     else if (flag === '--help' || flag === '-h') {
       process.stdout.write(
-        'usage: npm run bench [-- --quick] [--scale[=100000,1000000] | --no-scale] [--only=KEY,KEY] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary|gw-legacy|gw-shadow] [--large]]\n',
+        'usage: npm run bench [-- --quick] [--scale[=100000,1000000] | --no-scale] [--only=KEY,KEY] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary|gw-legacy|gw-shadow] [--large]] [--gateway-node-args="NODE OPTIONS"]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument "${argv[i]}" (try --help)`);
@@ -136,7 +139,8 @@ async function main(): Promise<number> {
     log(`load generator: ${loadgen}`);
     const backend = (await startBackend(placement)).url;
     log(`backend: ${backend}`);
-    const ctx: Context = { backendUrl: backend, tmp, placement };
+    const ctx: Context = { backendUrl: backend, tmp, placement, gatewayNodeArgs: args.gatewayNodeArgs };
+    if (args.gatewayNodeArgs !== undefined) log(`gateways run as: node ${args.gatewayNodeArgs.join(' ')} bin/strangler.js serve`);
     if (args.profile !== undefined) return await runProfile(ctx, args.profile, loadgen, args.quick, args.large);
     if (args.scaleOnly) {
       const failures: string[] = [];
@@ -255,7 +259,7 @@ async function benchmark(ctx: Context, plan: Report['plan'], loadgen: LoadGen, q
     rss10kIdleMiB: byKey.get('gw-10k')?.rssStartMiB,
     scale,
     breaker: BREAKER_STATUS,
-    notes: notes(results, loadgen),
+    notes: notes(results, loadgen, ctx.gatewayNodeArgs),
     failures,
   };
   const md = renderMarkdown(report);
