@@ -43,7 +43,8 @@ EXPOSE 8080 9901
 # No curl in the slim image: probe readiness with node itself. Assumes the default admin port 9901.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:9901/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# node runs as PID 1 and gets `docker stop`'s SIGTERM directly: `serve` must handle it
-# (or run the container with --init).
-ENTRYPOINT ["node", "bin/strangler.js"]
+# bin/strangler execs node, which runs as PID 1 and gets `docker stop`'s SIGTERM directly: `serve`
+# handles it (or run the container with --init). On one CPU (`--cpus=1`, a Kubernetes limit of 1,
+# or `--cpuset-cpus` with one CPU) it starts Node with --single-threaded-gc; see README, "One CPU".
+ENTRYPOINT ["bin/strangler"]
 CMD ["serve", "--host", "0.0.0.0", "--admin-host", "0.0.0.0"]

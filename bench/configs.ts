@@ -27,7 +27,7 @@ export interface Context {
   /** Temp dir for databases, logs and nginx's files; removed by the caller. */
   tmp: string;
   placement: Placement;
-  /** Extra node flags for gateway processes (the profiler). */
+  /** Node options for gateway processes (the profiler, --gateway-node-args): then run as `node <these> bin/strangler.js`. */
   gatewayNodeArgs?: string[];
   /** Where a gateway's modern side goes, when not to the shared backend. */
   modernUrl?: string;
@@ -185,7 +185,7 @@ interface GatewayOptions {
 }
 
 /**
- * The gateway as it ships: the built CLI (`node bin/strangler.js serve`), on a route database
+ * The gateway as it ships: the built CLI (`bin/strangler serve`), on a route database
  * seeded before it starts, at log level info (JSON access log per request, to a file).
  */
 function gateway(options: GatewayOptions): BenchConfig {
@@ -226,12 +226,14 @@ export async function startGateway(ctx: Context, key: string, db: string, routeC
   let child: Child;
   try {
     // stdout (the pino JSON log) goes to a file; stderr stays a pipe for startup errors.
+    // As it ships: bin/strangler, which on one CPU (the bench pins gateways to one) starts Node
+    // with --single-threaded-gc. --gateway-node-args runs node with exactly those options instead.
+    const [program, ...entry] = ctx.gatewayNodeArgs === undefined ? ['bin/strangler'] : [process.execPath, ...ctx.gatewayNodeArgs, 'bin/strangler.js'];
     child = startChild(
       `gateway ${key}`,
-      process.execPath,
+      program!,
       [
-        ...(ctx.gatewayNodeArgs ?? []),
-        'bin/strangler.js',
+        ...entry,
         'serve',
         ...['--legacy', ctx.backendUrl, '--modern', ctx.modernUrl ?? ctx.backendUrl, '--db', db],
         ...['--port', String(port), '--host', '127.0.0.1'],

@@ -12,7 +12,7 @@ export function notes(results: ConfigResult[], loadgen: LoadGen, gatewayNodeArgs
       'Every request carries x-user-id (64 values, round-robin) so all configurations send identical requests. ' +
       "Shadow mode's copies go to a second backend process at idle priority (SCHED_IDLE) on the client CPU, standing in for modern on its own hosts.",
     'gw-twin is gw-legacy again in a second process: how far it lands from gw-legacy is the noise of this run, the band shadow mode is judged in.',
-    'gateway: the built CLI (`node bin/strangler.js serve`), log level info, i.e. one JSON access-log line per request ' +
+    'gateway: the built CLI (`bin/strangler serve`, pinned to one CPU, so Node runs with --single-threaded-gc), log level info, i.e. one JSON access-log line per request ' +
       '(every feature on), written to a file. nginx: worker_processes 1, buffered access log to a file, proxy_buffering off. ' +
       'bare proxy: fastify + @fastify/http-proxy, no logging.',
     `Access logs written: ${logs || 'none'}.`,
@@ -25,7 +25,7 @@ export function notes(results: ConfigResult[], loadgen: LoadGen, gatewayNodeArgs
       ? 'autocannon latency percentiles are computed from every response time (float ms), not its whole-millisecond histogram.'
       : 'wrk latency percentiles are wrk’s own (microsecond resolution).',
     '"spread" is (max − min) / median of req/s across rounds; differences smaller than it are noise on this machine.',
-    ...(gatewayNodeArgs === undefined ? [] : [`Every gateway ran with the Node options \`${gatewayNodeArgs.join(' ')}\` (--gateway-node-args).`]),
+    ...(gatewayNodeArgs === undefined ? [] : [`Every gateway ran as \`${['node', ...gatewayNodeArgs, 'bin/strangler.js', 'serve'].join(' ')}\` (--gateway-node-args), not through bin/strangler.`]),
     ...results.filter((r) => r.copies !== undefined).map(copiesNote),
     ...waitNote(results),
   ];

@@ -140,7 +140,7 @@ async function main(): Promise<number> {
     const backend = (await startBackend(placement)).url;
     log(`backend: ${backend}`);
     const ctx: Context = { backendUrl: backend, tmp, placement, gatewayNodeArgs: args.gatewayNodeArgs };
-    if (args.gatewayNodeArgs !== undefined) log(`gateways run as: node ${args.gatewayNodeArgs.join(' ')} bin/strangler.js serve`);
+    if (args.gatewayNodeArgs !== undefined) log(`gateways run as: ${['node', ...args.gatewayNodeArgs, 'bin/strangler.js', 'serve'].join(' ')}`);
     if (args.profile !== undefined) return await runProfile(ctx, args.profile, loadgen, args.quick, args.large);
     if (args.scaleOnly) {
       const failures: string[] = [];

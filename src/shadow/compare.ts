@@ -18,7 +18,7 @@ export const MAX_DIFFERENCES = 100;
 export const VALUE_CHARS = 200;
 const ABSENT = '(absent)';
 
-/** A route's shadow settings compiled for comparing: paths parsed once per settings object. */
+/** A route's shadow settings compiled for comparing: the copy thread compiles them once per route version (copy-worker.ts). */
 export interface ComparePolicy {
   headers: readonly string[];
   ignore: readonly PatternStep[][];
@@ -26,21 +26,14 @@ export interface ComparePolicy {
   redact: readonly PatternStep[][];
 }
 
-const compiled = new WeakMap<ShadowSettings, ComparePolicy>();
-
 export function comparePolicy(settings: ShadowSettings): ComparePolicy {
-  let policy = compiled.get(settings);
-  if (policy === undefined) {
-    const parse = (paths: readonly string[]) => paths.map((p) => parsePath(p)!);
-    policy = {
-      headers: [...new Set([...COMPARED_HEADERS, ...settings.compareHeaders])],
-      ignore: parse(settings.ignorePaths),
-      unordered: parse(settings.unorderedPaths),
-      redact: parse(settings.redactPaths),
-    };
-    compiled.set(settings, policy);
-  }
-  return policy;
+  const parse = (paths: readonly string[]) => paths.map((p) => parsePath(p)!);
+  return {
+    headers: [...new Set([...COMPARED_HEADERS, ...settings.compareHeaders])],
+    ignore: parse(settings.ignorePaths),
+    unordered: parse(settings.unorderedPaths),
+    redact: parse(settings.redactPaths),
+  };
 }
 
 /**

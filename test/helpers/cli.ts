@@ -15,9 +15,13 @@ export interface CliRun {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Runs the `strangler` CLI from source in a child process, as a user would run the bin. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, options: { stdin?: string } = {}): CliRun {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/entry.ts', ...args], {
+/**
+ * Runs the `strangler` CLI from source in a child process, as a user would run the bin;
+ * `program` runs another command line instead (e.g. the built bin/strangler), with `args` after it.
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, options: { stdin?: string; program?: string[] } = {}): CliRun {
+  const [file, ...before] = options.program ?? [process.execPath, '--import', 'tsx', 'src/cli/entry.ts'];
+  const child = spawn(file!, [...before, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, ...env },
     stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
