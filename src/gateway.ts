@@ -172,7 +172,7 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
   const proxyUrl = urlOf(proxy.server.address() as AddressInfo);
   const adminUrl = urlOf(admin.server.address() as AddressInfo);
   const urls = Object.fromEntries(backends.list().map((b) => [b.name, b.backend.url]));
-  // singleThreadedGc: bin/strangler starts Node so on one CPU (README, "One CPU").
+  // bin/strangler starts Node with --single-threaded-gc on one CPU (README, "One CPU"); this line says which it got.
   const singleThreadedGc = process.execArgv.includes('--single-threaded-gc');
   logger.info({ proxy: proxyUrl, admin: adminUrl, backends: urls, routes: routes.current.size, store: store.location, singleThreadedGc }, 'gateway listening');
 
