@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -142,9 +143,12 @@ export function storeEngines(suite: string): { name: 'sqlite' | 'postgres'; data
   ];
 }
 
-/** A new database on the server `url` names; returns its URL. */
+/**
+ * A new database on the server `url` names; returns its URL. They are left for the server's owner
+ * to drop, so the name is random too: a later run with the same pid must not meet one.
+ */
 export async function createDatabaseAt(url: string): Promise<string> {
-  const name = `t${process.pid}_${++counter}`;
+  const name = `t${process.pid}_${++counter}_${randomBytes(4).toString('hex')}`;
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
