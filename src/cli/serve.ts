@@ -45,6 +45,21 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
     flush();
     process.exit(1);
   });
+  // A second signal, of either kind, means the operator will not wait for the drain.
+  const exitNow = (signal: string): never => {
+    logger.warn({ signal }, 'second signal: exiting now');
+    flush();
+    process.exit(1);
+  };
+  // Handlers go in before start-up, so a signal right after "gateway listening" is never left to
+  // the default action (killed, no drain); one during start-up stops the gateway once it is up.
+  let early: string | undefined;
+  let onSignal = (signal: string) => {
+    if (early !== undefined) exitNow(signal);
+    early = signal;
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
   let gateway;
   try {
     gateway = await startGateway(config, { logger, accessLogger });
@@ -62,12 +77,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
   return new Promise<number>((resolveExit) => {
     let stopping = false;
     const stop = (signal: string) => {
-      // A second signal, of either kind, means the operator will not wait for the drain.
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        flush();
-        process.exit(1);
-      }
+      if (stopping) exitNow(signal);
       stopping = true;
       logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining in-flight requests');
       gateway.close().then(
@@ -82,7 +92,7 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv): Promise<num
         },
       );
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    onSignal = stop;
+    if (early !== undefined) stop(early);
   });
 }
