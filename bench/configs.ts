@@ -218,6 +218,15 @@ async function startGatewayRetried(ctx: Context, key: string, db: string, routeC
   }
 }
 
+/**
+ * How a gateway is started, before `serve`: as it ships, bin/strangler, which on one CPU (the
+ * bench pins gateways to one) starts Node with --single-threaded-gc; with --gateway-node-args,
+ * node with exactly those options instead.
+ */
+export function gatewayCommand(nodeArgs: readonly string[] | undefined): string[] {
+  return nodeArgs === undefined ? ['bin/strangler'] : ['node', ...nodeArgs, 'bin/strangler.js'];
+}
+
 /** A gateway process on `db`, ready once `/readyz` reports `routeCount` routes; `logLevel` defaults to info (every feature on). */
 export async function startGateway(ctx: Context, key: string, db: string, routeCount: number, logLevel = 'info', readyTimeoutMs = 20_000): Promise<Target & { adminUrl: string }> {
   const [port, adminPort] = [await freePort(), await freePort()];
@@ -226,12 +235,10 @@ export async function startGateway(ctx: Context, key: string, db: string, routeC
   let child: Child;
   try {
     // stdout (the pino JSON log) goes to a file; stderr stays a pipe for startup errors.
-    // As it ships: bin/strangler, which on one CPU (the bench pins gateways to one) starts Node
-    // with --single-threaded-gc. --gateway-node-args runs node with exactly those options instead.
-    const [program, ...entry] = ctx.gatewayNodeArgs === undefined ? ['bin/strangler'] : [process.execPath, ...ctx.gatewayNodeArgs, 'bin/strangler.js'];
+    const [program, ...entry] = gatewayCommand(ctx.gatewayNodeArgs);
     child = startChild(
       `gateway ${key}`,
-      program!,
+      program === 'node' ? process.execPath : program!,
       [
         ...entry,
         'serve',

@@ -1,4 +1,5 @@
 /** The report's notes: how the bench ran, and what shadow mode copied and waited (run.ts collects them). */
+import { gatewayCommand } from './configs.js';
 import type { LoadGen } from './load.js';
 import type { ConfigResult, CopyCounts } from './report.js';
 
@@ -25,7 +26,7 @@ export function notes(results: ConfigResult[], loadgen: LoadGen, gatewayNodeArgs
       ? 'autocannon latency percentiles are computed from every response time (float ms), not its whole-millisecond histogram.'
       : 'wrk latency percentiles are wrk’s own (microsecond resolution).',
     '"spread" is (max − min) / median of req/s across rounds; differences smaller than it are noise on this machine.',
-    ...(gatewayNodeArgs === undefined ? [] : [`Every gateway ran as \`${['node', ...gatewayNodeArgs, 'bin/strangler.js', 'serve'].join(' ')}\` (--gateway-node-args), not through bin/strangler.`]),
+    ...(gatewayNodeArgs === undefined ? [] : [`Every gateway ran as \`${gatewayCommand(gatewayNodeArgs).join(' ')} serve\` (--gateway-node-args), not through bin/strangler.`]),
     ...results.filter((r) => r.copies !== undefined).map(copiesNote),
     ...waitNote(results),
   ];

@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BREAKER_STATUS } from './breaker.js';
-import { CONFIGS, GATEWAY_1_ROUTE, type BenchConfig, type Context, type Target } from './configs.js';
+import { CONFIGS, GATEWAY_1_ROUTE, gatewayCommand, type BenchConfig, type Context, type Target } from './configs.js';
 import { chooseLoadGen, runLoad, type LoadGen, type LoadResult } from './load.js';
 import { measureLargeBodies } from './memory.js';
 import { measureScale, renderScale, type ScalePoint } from './scale.js';
@@ -140,7 +140,7 @@ async function main(): Promise<number> {
     const backend = (await startBackend(placement)).url;
     log(`backend: ${backend}`);
     const ctx: Context = { backendUrl: backend, tmp, placement, gatewayNodeArgs: args.gatewayNodeArgs };
-    if (args.gatewayNodeArgs !== undefined) log(`gateways run as: ${['node', ...args.gatewayNodeArgs, 'bin/strangler.js', 'serve'].join(' ')}`);
+    if (args.gatewayNodeArgs !== undefined) log(`gateways run as: ${gatewayCommand(args.gatewayNodeArgs).join(' ')} serve`);
     if (args.profile !== undefined) return await runProfile(ctx, args.profile, loadgen, args.quick, args.large);
     if (args.scaleOnly) {
       const failures: string[] = [];

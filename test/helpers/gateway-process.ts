@@ -8,19 +8,25 @@ export interface GatewayProcess {
   run: CliRun;
   proxy: string;
   admin: string;
+  /** Its "gateway listening" log line. */
+  listening: Record<string, unknown>;
 }
 
-/** Starts `strangler serve` in a child process on ephemeral loopback ports and the given database. */
+/**
+ * Starts `strangler serve` in a child process on ephemeral loopback ports and the given database;
+ * `program` runs another command line than the CLI from source (see runCli).
+ */
 export async function spawnGateway(
   db: string,
   backends: { legacy: StubBackend; modern: StubBackend },
   extraArgs: string[] = [],
   env: NodeJS.ProcessEnv = {},
+  program?: string[],
 ): Promise<GatewayProcess> {
-  const run = runCli([...serveArgs(db, backends), ...extraArgs], env);
+  const run = runCli([...serveArgs(db, backends), ...extraArgs], env, { program });
   try {
     const line = await run.waitForLog('gateway listening', 30_000);
-    return { run, proxy: line.proxy as string, admin: line.admin as string };
+    return { run, proxy: line.proxy as string, admin: line.admin as string, listening: line };
   } catch (err) {
     run.kill('SIGKILL');
     throw err;

@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliRun } from '../helpers/cli.js';
-import { serveArgs } from '../helpers/gateway-process.js';
+import { spawnGateway } from '../helpers/gateway-process.js';
 import { startBackend, tempDir, type StubBackend } from '../helpers/servers.js';
 
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;
@@ -29,15 +29,9 @@ afterAll(async () => {
 async function serveThrough(program: string[], env: NodeJS.ProcessEnv = {}) {
   const temp = tempDir();
   temps.push(temp);
-  const run = runCli(serveArgs(temp.db, { legacy, modern }), env, { program });
-  try {
-    const line = await run.waitForLog('gateway listening', 30_000);
-    const argv = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0');
-    return { line, argv, stopped: stop(run) };
-  } catch (err) {
-    run.kill('SIGKILL');
-    throw err;
-  }
+  const { run, listening } = await spawnGateway(temp.db, { legacy, modern }, [], env, program);
+  const argv = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0');
+  return { line: listening, argv, stopped: stop(run) };
 }
 
 async function stop(run: CliRun): Promise<{ code: number | null; stdout: string[] }> {

@@ -7,7 +7,7 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { serveArgs } from '../helpers/gateway-process.js';
+import { serveArgs, spawnGateway } from '../helpers/gateway-process.js';
 import { startBackend, tempDir, type StubBackend } from '../helpers/servers.js';
 
 let legacy: StubBackend;
@@ -38,10 +38,9 @@ function hasOpen(pid: number, path: string): boolean {
 
 it.skipIf(process.platform !== 'linux')('a SIGTERM during start-up stops the gateway once it is up: drained, exit 0', async () => {
   // A first start creates the database; the test then holds its write lock, so the next start waits.
-  const first = runCli(serveArgs(temp.db, { legacy, modern }));
-  await first.waitForLog('gateway listening');
-  first.kill('SIGTERM');
-  expect(await first.exited).toBe(0);
+  const first = await spawnGateway(temp.db, { legacy, modern });
+  first.run.kill('SIGTERM');
+  expect(await first.run.exited).toBe(0);
   const lock = new Database(temp.db);
   lock.exec('BEGIN EXCLUSIVE');
 
