@@ -45,6 +45,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:9901/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # bin/strangler execs node, which runs as PID 1 and gets `docker stop`'s SIGTERM directly: `serve`
 # handles it (or run the container with --init). On one CPU (`--cpus=1`, a Kubernetes limit of 1,
-# or `--cpuset-cpus` with one CPU) it starts Node with --single-threaded-gc; see README, "One CPU".
+# or `--cpuset-cpus` with one CPU) it starts Node with --single-threaded; see README, "One CPU".
 ENTRYPOINT ["bin/strangler"]
 CMD ["serve", "--host", "0.0.0.0", "--admin-host", "0.0.0.0"]

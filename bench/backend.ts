@@ -12,15 +12,12 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ONE_MB_BODY as ONE_MB, ONE_MB_TYPE, SMALL_BODY as SMALL, SMALL_TYPE } from './bodies.js';
 import { exitWithParent } from './procs.js';
 
-const SMALL = Buffer.from(
-  JSON.stringify({ id: 1, name: 'widget', price: 9.99, currency: 'EUR', tags: ['bench', 'small'], inStock: true }),
-);
-const ONE_MB = Buffer.alloc(1024 * 1024, 0x78);
 const CHUNK = Buffer.alloc(64 * 1024, 0x79);
-const SMALL_HEADERS = { 'content-type': 'application/json', 'content-length': String(SMALL.length) };
-const ONE_MB_HEADERS = { 'content-type': 'application/octet-stream', 'content-length': String(ONE_MB.length) };
+const SMALL_HEADERS = { 'content-type': SMALL_TYPE, 'content-length': String(SMALL.length) };
+const ONE_MB_HEADERS = { 'content-type': ONE_MB_TYPE, 'content-length': String(ONE_MB.length) };
 
 const server = http.createServer((req, res) => {
   const url = req.url ?? '/';

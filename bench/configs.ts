@@ -11,7 +11,6 @@ import {
   freePort,
   hasCommand,
   probe,
-  startBackend,
   startChild,
   stopChild,
   waitFor,
@@ -19,6 +18,7 @@ import {
   type Child,
   type Placement,
 } from './procs.js';
+import { defaultShadowModern, startModern, type ShadowModern } from './modern.js';
 import type { CopyCounts } from './report.js';
 import { CANARY_ROUTE, LEGACY_ROUTE, ONE_ROUTE, SHADOW_ROUTE, manyRoutes, seedDatabase } from './seed.js';
 
@@ -31,6 +31,8 @@ export interface Context {
   gatewayNodeArgs?: string[];
   /** Where a gateway's modern side goes, when not to the shared backend. */
   modernUrl?: string;
+  /** What stands in for shadow mode's modern (modern.ts); nginx when installed. */
+  shadowModern?: ShadowModern;
 }
 
 /** A running proxy (or, for "direct", just the backend's address). */
@@ -180,7 +182,7 @@ interface GatewayOptions {
   largePath: string;
   verify(target: Target): Promise<void>;
   copies?: BenchConfig['copies'];
-  /** Modern is a backend process of its own at idle priority (a service on other hosts), not the shared one. */
+  /** Modern is a stand-in of its own at idle priority (a service on other hosts, modern.ts), not the shared backend. */
   ownModern?: boolean;
 }
 
@@ -200,7 +202,7 @@ function gateway(options: GatewayOptions): BenchConfig {
     async start(ctx) {
       const db = join(ctx.tmp, `${options.key}.db`);
       seedDatabase(db, options.routes);
-      const modern = options.ownModern ? await startBackend(ctx.placement, `modern for ${options.key}`, true) : undefined;
+      const modern = options.ownModern ? await startModern(ctx.shadowModern ?? defaultShadowModern(), ctx.placement, ctx.tmp, `modern for ${options.key}`) : undefined;
       const target = await startGatewayRetried({ ...ctx, modernUrl: modern?.url }, options.key, db, options.routes.length);
       return modern === undefined ? target : { ...target, stop: () => target.stop().finally(() => modern.stop()) };
     },
@@ -220,7 +222,7 @@ async function startGatewayRetried(ctx: Context, key: string, db: string, routeC
 
 /**
  * How a gateway is started, before `serve`: as it ships, bin/strangler, which on one CPU (the
- * bench pins gateways to one) starts Node with --single-threaded-gc; with --gateway-node-args,
+ * bench pins gateways to one) starts Node with --single-threaded; with --gateway-node-args,
  * node with exactly those options instead.
  */
 export function gatewayCommand(nodeArgs: readonly string[] | undefined): string[] {
@@ -334,8 +336,8 @@ const gwTwin = gateway({
 
 /**
  * The same route in shadow mode: the client's side should cost what legacy mode costs (the copy
- * runs in the background). Modern is a backend of its own at idle priority, standing in for a
- * service on other hosts: on the shared one, the copies' work would take the load generator's
+ * runs in the background). Modern is a stand-in of its own at idle priority (modern.ts), for a
+ * service on other hosts: on the shared backend, the copies' work would take the load generator's
  * and legacy's CPU and show up as client latency the gateway does not cause.
  */
 const gwShadow = gateway({

@@ -1,9 +1,10 @@
 /** The report's notes: how the bench ran, and what shadow mode copied and waited (run.ts collects them). */
 import { gatewayCommand } from './configs.js';
 import type { LoadGen } from './load.js';
+import type { ShadowModern } from './modern.js';
 import type { ConfigResult, CopyCounts } from './report.js';
 
-export function notes(results: ConfigResult[], loadgen: LoadGen, gatewayNodeArgs?: readonly string[]): string[] {
+export function notes(results: ConfigResult[], loadgen: LoadGen, gatewayNodeArgs?: readonly string[], shadowModern: ShadowModern = 'node'): string[] {
   const logs = results
     .filter((r) => r.accessLogMiB !== undefined)
     .map((r) => `${r.key} ${r.accessLogMiB!.toFixed(1)} MiB`)
@@ -11,9 +12,12 @@ export function notes(results: ConfigResult[], loadgen: LoadGen, gatewayNodeArgs
   return [
     'All configurations forward to the same backend process (node:http, ~100 B JSON / 1 MiB / streamed bodies). ' +
       'Every request carries x-user-id (64 values, round-robin) so all configurations send identical requests. ' +
-      "Shadow mode's copies go to a second backend process at idle priority (SCHED_IDLE) on the client CPU, standing in for modern on its own hosts.",
+      "Shadow mode's copies go to a modern of their own at idle priority (SCHED_IDLE) on the client CPU, standing in for modern on its own hosts: " +
+      (shadowModern === 'nginx'
+        ? 'nginx serving the backend\'s bodies (a second backend process with --shadow-modern=node).'
+        : 'a second backend process (nginx is not installed, or --shadow-modern=node).'),
     'gw-twin is gw-legacy again in a second process: how far it lands from gw-legacy is the noise of this run, the band shadow mode is judged in.',
-    'gateway: the built CLI (`bin/strangler serve`, pinned to one CPU, so Node runs with --single-threaded-gc), log level info, i.e. one JSON access-log line per request ' +
+    'gateway: the built CLI (`bin/strangler serve`, pinned to one CPU, so Node runs with --single-threaded), log level info, i.e. one JSON access-log line per request ' +
       '(every feature on), written to a file. nginx: worker_processes 1, buffered access log to a file, proxy_buffering off. ' +
       'bare proxy: fastify + @fastify/http-proxy, no logging.',
     `Access logs written: ${logs || 'none'}.`,

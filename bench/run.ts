@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--scale[=100000,1000000] | --no-scale] [--only=KEY,KEY] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary|gw-legacy|gw-shadow] [--large]] [--gateway-node-args="NODE OPTIONS"]`
+ * `npm run bench [-- --quick] [--scale[=100000,1000000] | --no-scale] [--only=KEY,KEY] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary|gw-legacy|gw-shadow] [--large]] [--gateway-node-args="NODE OPTIONS"] [--shadow-modern=nginx|node]`
  *
  * Starts one backend and every configuration's proxy (each in its own process), then measures
  * them one at a time: a warm-up each, then rounds in which every configuration runs every load
@@ -18,7 +18,8 @@ import { CONFIGS, GATEWAY_1_ROUTE, gatewayCommand, type BenchConfig, type Contex
 import { chooseLoadGen, runLoad, type LoadGen, type LoadResult } from './load.js';
 import { measureLargeBodies } from './memory.js';
 import { measureScale, renderScale, type ScalePoint } from './scale.js';
-import { choosePlacement, installCleanup, mainThreadWaitMs, probe, startBackend, stopAll, treeCpuMs, treeRssBytes } from './procs.js';
+import { choosePlacement, hasCommand, installCleanup, mainThreadWaitMs, probe, startBackend, stopAll, treeCpuMs, treeRssBytes } from './procs.js';
+import { defaultShadowModern, type ShadowModern } from './modern.js';
 import { notes } from './notes.js';
 import { runProfile } from './profile.js';
 import {
@@ -53,10 +54,12 @@ interface Args {
   large: boolean;
   /** Node options for every gateway process (`--gateway-node-args="--single-threaded-gc"`), to A/B a runtime setting. */
   gatewayNodeArgs: string[] | undefined;
+  /** What stands in for shadow mode's modern (modern.ts): nginx when installed; `node` to A/B it. */
+  shadowModern: ShadowModern;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, scaleOnly: false, noScale: false, only: undefined, scaleSizes: undefined, loadgen: undefined, profile: undefined, large: false, gatewayNodeArgs: undefined };
+  const args: Args = { quick: false, scaleOnly: false, noScale: false, only: undefined, scaleSizes: undefined, loadgen: undefined, profile: undefined, large: false, gatewayNodeArgs: undefined, shadowModern: defaultShadowModern() };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     if (flag === '--quick') args.quick = true;
@@ -75,9 +78,14 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--profile') args.profile = inline ?? 'gw-1';
     else if (flag === '--large') args.large = true;
     else if (flag === '--gateway-node-args') args.gatewayNodeArgs = (inline ?? argv[++i] ?? '').split(' ').filter(Boolean);
-    else if (flag === '--help' || flag === '-h') {
+    else if (flag === '--shadow-modern') {
+      const modern = inline ?? argv[++i];
+      if (modern !== 'nginx' && modern !== 'node') throw new Error(`--shadow-modern takes nginx or node (got "${modern ?? ''}")`);
+      if (modern === 'nginx' && !hasCommand('nginx')) throw new Error('--shadow-modern=nginx: nginx is not installed (apt-get install -y nginx)');
+      args.shadowModern = modern;
+    } else if (flag === '--help' || flag === '-h') {
       process.stdout.write(
-        'usage: npm run bench [-- --quick] [--scale[=100000,1000000] | --no-scale] [--only=KEY,KEY] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary|gw-legacy|gw-shadow] [--large]] [--gateway-node-args="NODE OPTIONS"]\n',
+        'usage: npm run bench [-- --quick] [--scale[=100000,1000000] | --no-scale] [--only=KEY,KEY] [--loadgen wrk|autocannon] [--profile[=gw-1|gw-10k|gw-canary|gw-legacy|gw-shadow] [--large]] [--gateway-node-args="NODE OPTIONS"] [--shadow-modern=nginx|node]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument "${argv[i]}" (try --help)`);
@@ -123,8 +131,16 @@ interface Running {
   runs: Map<Kind, LoadResult[]>;
 }
 
+/** A bad argument: one line and exit 2, as the CLI does, not a stack trace. */
+class UsageError extends Error {}
+
 async function main(): Promise<number> {
-  const args = parseArgs(process.argv.slice(2));
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const placement = choosePlacement();
   const loadgen = chooseLoadGen(args.loadgen);
   const plan = planFor(args.quick);
@@ -139,7 +155,7 @@ async function main(): Promise<number> {
     log(`load generator: ${loadgen}`);
     const backend = (await startBackend(placement)).url;
     log(`backend: ${backend}`);
-    const ctx: Context = { backendUrl: backend, tmp, placement, gatewayNodeArgs: args.gatewayNodeArgs };
+    const ctx: Context = { backendUrl: backend, tmp, placement, gatewayNodeArgs: args.gatewayNodeArgs, shadowModern: args.shadowModern };
     if (args.gatewayNodeArgs !== undefined) log(`gateways run as: ${gatewayCommand(args.gatewayNodeArgs).join(' ')} serve`);
     if (args.profile !== undefined) return await runProfile(ctx, args.profile, loadgen, args.quick, args.large);
     if (args.scaleOnly) {
@@ -259,7 +275,7 @@ async function benchmark(ctx: Context, plan: Report['plan'], loadgen: LoadGen, q
     rss10kIdleMiB: byKey.get('gw-10k')?.rssStartMiB,
     scale,
     breaker: BREAKER_STATUS,
-    notes: notes(results, loadgen, ctx.gatewayNodeArgs),
+    notes: notes(results, loadgen, ctx.gatewayNodeArgs, ctx.shadowModern),
     failures,
   };
   const md = renderMarkdown(report);
@@ -356,6 +372,10 @@ function log(message: string): void {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`bench: ${err.message}\n`);
+      process.exit(2);
+    }
     process.stderr.write(`bench: ${(err as Error).stack ?? err}\n`);
     void stopAll().finally(() => process.exit(1));
   },

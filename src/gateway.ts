@@ -172,9 +172,9 @@ export async function startGateway(config: ServeConfig, deps: GatewayDeps): Prom
   const proxyUrl = urlOf(proxy.server.address() as AddressInfo);
   const adminUrl = urlOf(admin.server.address() as AddressInfo);
   const urls = Object.fromEntries(backends.list().map((b) => [b.name, b.backend.url]));
-  // bin/strangler starts Node with --single-threaded-gc on one CPU (README, "One CPU"); this line says which it got.
-  const singleThreadedGc = process.execArgv.includes('--single-threaded-gc');
-  logger.info({ proxy: proxyUrl, admin: adminUrl, backends: urls, routes: routes.current.size, store: store.location, singleThreadedGc }, 'gateway listening');
+  // bin/strangler starts Node with --single-threaded on one CPU (README, "One CPU"); this line says which it got.
+  const singleThreaded = process.execArgv.includes('--single-threaded');
+  logger.info({ proxy: proxyUrl, admin: adminUrl, backends: urls, routes: routes.current.size, store: store.location, singleThreaded }, 'gateway listening');
 
   let closing: Promise<void> | undefined;
   const close = () =>
