@@ -3,7 +3,7 @@
  * CPU), checks that requests really take the intended path, and says how to stop it.
  * All of them forward to the same backend process, except shadow mode's copies (see gw-shadow).
  */
-import { closeSync, mkdirSync, openSync, writeFileSync, chmodSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { USERS } from './load.js';
 import {
@@ -19,6 +19,7 @@ import {
   type Placement,
 } from './procs.js';
 import { defaultShadowModern, startModern, type ShadowModern } from './modern.js';
+import { startNginx } from './nginx.js';
 import type { CopyCounts } from './report.js';
 import { CANARY_ROUTE, LEGACY_ROUTE, ONE_ROUTE, SHADOW_ROUTE, manyRoutes, seedDatabase } from './seed.js';
 
@@ -118,41 +119,19 @@ const nginx: BenchConfig = {
   isGateway: false,
   skipReason: () => (hasCommand('nginx') ? undefined : 'nginx is not installed (apt-get install -y nginx)'),
   async start(ctx) {
-    const dir = join(ctx.tmp, 'nginx');
-    mkdirSync(dir, { recursive: true });
-    // When run as root, nginx's worker drops to "nobody": it must be able to enter the dir.
-    chmodSync(ctx.tmp, 0o755);
-    chmodSync(dir, 0o777);
-    const port = await freePort();
     const backend = new URL(ctx.backendUrl);
-    const conf = join(dir, 'nginx.conf');
-    writeFileSync(conf, nginxConf(dir, port, backend.host));
-    const child = startChild('nginx', 'nginx', ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', conf, '-g', 'daemon off;'], {
+    const proxy = await startNginx('nginx', ctx.tmp, {
       cpu: ctx.placement.proxyCpu,
+      http: (port, dir) => proxyConf(dir, port, backend.host),
+      ready: async (url) => (await probe(url + '/api/items/1')).status === 200,
     });
-    const url = `http://127.0.0.1:${port}`;
-    await waitFor(child, 10_000, 'nginx answering', async () => ((await probe(url + '/api/items/1')).status === 200 ? true : undefined));
-    return { url, pid: child.pid, logFile: join(dir, 'access.log'), stop: () => stopChild(child) };
+    return { url: proxy.url, pid: proxy.child.pid, logFile: join(proxy.dir, 'access.log'), stop: proxy.stop };
   },
 };
 
-function nginxConf(dir: string, port: number, backendHost: string): string {
-  return `# Written by bench/configs.ts for one bench run.
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  # An access log, like the gateway's (buffered, as one would run it).
+function proxyConf(dir: string, port: number, backendHost: string): string {
+  return `  # An access log, like the gateway's (buffered, as one would run it).
   access_log ${dir}/access.log combined buffer=64k flush=1s;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  # The default (1000 requests per connection) would make nginx alone reconnect mid-run.
-  keepalive_requests 1000000;
-  keepalive_timeout 65s;
   upstream backend {
     server ${backendHost};
     keepalive 64;
@@ -169,9 +148,7 @@ http {
       proxy_buffering off;
       proxy_request_buffering off;
     }
-  }
-}
-`;
+  }`;
 }
 
 interface GatewayOptions {
