@@ -130,10 +130,18 @@ export interface TestDatabase {
 export function storeEngines(suite: string): { name: 'sqlite' | 'postgres'; database(): Promise<TestDatabase> }[] {
   const hasPg = requirePostgres(suite);
   let cluster: Promise<TestPostgres> | undefined;
-  afterAll(async () => (await cluster)?.cleanup());
+  const external = process.env.STRANGLER_TEST_PG_URL;
+  const made: string[] = [];
+  afterAll(async () => {
+    if (external !== undefined) await dropDatabasesAt(external, made);
+    (await cluster)?.cleanup();
+  });
   const postgres = async (): Promise<TestDatabase> => {
-    const external = process.env.STRANGLER_TEST_PG_URL;
-    if (external !== undefined) return { db: await createDatabaseAt(external), cleanup: () => undefined };
+    if (external !== undefined) {
+      const db = await createDatabaseAt(external);
+      made.push(db);
+      return { db, cleanup: () => undefined };
+    }
     cluster ??= startPostgres();
     return { db: await (await cluster).createDatabase(), cleanup: () => undefined };
   };
@@ -144,8 +152,23 @@ export function storeEngines(suite: string): { name: 'sqlite' | 'postgres'; data
 }
 
 /**
- * A new database on the server `url` names; returns its URL. They are left for the server's owner
- * to drop, so the name is random too: a later run with the same pid must not meet one.
+ * Drops the databases `urls` name on the server `url` names, once the file's tests are done
+ * (WITH (FORCE): a connection a killed gateway left open does not keep one).
+ */
+async function dropDatabasesAt(url: string, urls: readonly string[]): Promise<void> {
+  if (urls.length === 0) return;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (const db of urls) await client.query(`DROP DATABASE IF EXISTS ${new URL(db).pathname.slice(1)} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A new database on the server `url` names; returns its URL. The name is random too: a run that
+ * could not drop its databases (killed) must not make a later run with the same pid meet one.
  */
 export async function createDatabaseAt(url: string): Promise<string> {
   const name = `t${process.pid}_${++counter}_${randomBytes(4).toString('hex')}`;
