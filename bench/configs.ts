@@ -18,7 +18,7 @@ import {
   type Child,
   type Placement,
 } from './procs.js';
-import { defaultShadowModern, startModern, type ShadowModern } from './modern.js';
+import { startModern, type ShadowModern } from './modern.js';
 import { startNginx } from './nginx.js';
 import type { CopyCounts } from './report.js';
 import { CANARY_ROUTE, LEGACY_ROUTE, ONE_ROUTE, SHADOW_ROUTE, manyRoutes, seedDatabase } from './seed.js';
@@ -32,8 +32,8 @@ export interface Context {
   gatewayNodeArgs?: string[];
   /** Where a gateway's modern side goes, when not to the shared backend. */
   modernUrl?: string;
-  /** What stands in for shadow mode's modern (modern.ts); nginx when installed. */
-  shadowModern?: ShadowModern;
+  /** What stands in for shadow mode's modern (modern.ts). */
+  shadowModern: ShadowModern;
 }
 
 /** A running proxy (or, for "direct", just the backend's address). */
@@ -179,7 +179,7 @@ function gateway(options: GatewayOptions): BenchConfig {
     async start(ctx) {
       const db = join(ctx.tmp, `${options.key}.db`);
       seedDatabase(db, options.routes);
-      const modern = options.ownModern ? await startModern(ctx.shadowModern ?? defaultShadowModern(), ctx.placement, ctx.tmp, `modern for ${options.key}`) : undefined;
+      const modern = options.ownModern ? await startModern(ctx.shadowModern, ctx.placement, ctx.tmp, `modern for ${options.key}`) : undefined;
       const target = await startGatewayRetried({ ...ctx, modernUrl: modern?.url }, options.key, db, options.routes.length);
       return modern === undefined ? target : { ...target, stop: () => target.stop().finally(() => modern.stop()) };
     },

@@ -4,7 +4,7 @@ import type { LoadGen } from './load.js';
 import type { ShadowModern } from './modern.js';
 import type { ConfigResult, CopyCounts } from './report.js';
 
-export function notes(results: ConfigResult[], loadgen: LoadGen, gatewayNodeArgs?: readonly string[], shadowModern: ShadowModern = 'node'): string[] {
+export function notes(results: ConfigResult[], loadgen: LoadGen, gatewayNodeArgs: readonly string[] | undefined, shadowModern: ShadowModern): string[] {
   const logs = results
     .filter((r) => r.accessLogMiB !== undefined)
     .map((r) => `${r.key} ${r.accessLogMiB!.toFixed(1)} MiB`)
