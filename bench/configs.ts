@@ -9,7 +9,6 @@ import { USERS } from './load.js';
 import {
   benchScript,
   freePort,
-  hasCommand,
   probe,
   startChild,
   stopChild,
@@ -19,7 +18,7 @@ import {
   type Placement,
 } from './procs.js';
 import { startModern, type ShadowModern } from './modern.js';
-import { startNginx } from './nginx.js';
+import { nginxMissing, startNginx } from './nginx.js';
 import type { CopyCounts } from './report.js';
 import { CANARY_ROUTE, LEGACY_ROUTE, ONE_ROUTE, SHADOW_ROUTE, manyRoutes, seedDatabase } from './seed.js';
 
@@ -117,7 +116,7 @@ const nginx: BenchConfig = {
   smallPath: '/api/items/1',
   largePath: '/api/1mb',
   isGateway: false,
-  skipReason: () => (hasCommand('nginx') ? undefined : 'nginx is not installed (apt-get install -y nginx)'),
+  skipReason: nginxMissing,
   async start(ctx) {
     const backend = new URL(ctx.backendUrl);
     const proxy = await startNginx('nginx', ctx.tmp, {

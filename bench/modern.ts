@@ -10,8 +10,8 @@
  * Otherwise, or with `--shadow-modern=node`, a second backend.ts process.
  */
 import { ONE_MB_BODY, ONE_MB_TYPE, SMALL_BODY, SMALL_TYPE } from './bodies.js';
-import { startNginx } from './nginx.js';
-import { hasCommand, probe, startBackend, type Placement } from './procs.js';
+import { nginxMissing, startNginx } from './nginx.js';
+import { probe, startBackend, type Placement } from './procs.js';
 
 export type ShadowModern = 'nginx' | 'node';
 
@@ -22,7 +22,7 @@ export interface Modern {
 
 /** What `--shadow-modern` defaults to here. */
 export function defaultShadowModern(): ShadowModern {
-  return hasCommand('nginx') ? 'nginx' : 'node';
+  return nginxMissing() === undefined ? 'nginx' : 'node';
 }
 
 export async function startModern(kind: ShadowModern, placement: Placement, tmp: string, name: string): Promise<Modern> {

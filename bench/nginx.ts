@@ -5,7 +5,12 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, startChild, stopChild, waitFor, type Child } from './procs.js';
+import { freePort, hasCommand, startChild, stopChild, waitFor, type Child } from './procs.js';
+
+/** Why nginx cannot run here, or undefined when it is installed. */
+export function nginxMissing(): string | undefined {
+  return hasCommand('nginx') ? undefined : 'nginx is not installed (apt-get install -y nginx)';
+}
 
 export interface NginxOptions {
   cpu: number | undefined;

@@ -18,8 +18,9 @@ import { CONFIGS, GATEWAY_1_ROUTE, gatewayCommand, type BenchConfig, type Contex
 import { chooseLoadGen, runLoad, type LoadGen, type LoadResult } from './load.js';
 import { measureLargeBodies } from './memory.js';
 import { measureScale, renderScale, type ScalePoint } from './scale.js';
-import { choosePlacement, hasCommand, installCleanup, mainThreadWaitMs, probe, startBackend, stopAll, treeCpuMs, treeRssBytes } from './procs.js';
+import { choosePlacement, installCleanup, mainThreadWaitMs, probe, startBackend, stopAll, treeCpuMs, treeRssBytes } from './procs.js';
 import { defaultShadowModern, type ShadowModern } from './modern.js';
+import { nginxMissing } from './nginx.js';
 import { notes } from './notes.js';
 import { runProfile } from './profile.js';
 import {
@@ -81,7 +82,8 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--shadow-modern') {
       const modern = inline ?? argv[++i];
       if (modern !== 'nginx' && modern !== 'node') throw new Error(`--shadow-modern takes nginx or node (got "${modern ?? ''}")`);
-      if (modern === 'nginx' && !hasCommand('nginx')) throw new Error('--shadow-modern=nginx: nginx is not installed (apt-get install -y nginx)');
+      const missing = modern === 'nginx' ? nginxMissing() : undefined;
+      if (missing !== undefined) throw new Error(`--shadow-modern=nginx: ${missing}`);
       args.shadowModern = modern;
     } else if (flag === '--help' || flag === '-h') {
       process.stdout.write(
